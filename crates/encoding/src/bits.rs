@@ -1,0 +1,203 @@
+//! Big-endian bit streams, as used by the Gorilla sample encoding.
+
+use crate::DecodeError;
+
+/// Appends bits, most significant first, to a byte vector.
+#[derive(Clone, Debug, Default)]
+pub struct BitWriter {
+    buf: Vec<u8>,
+    /// Free bits in the last byte of `buf` (0..=7; 0 means the next bit starts a new byte).
+    free: u8,
+}
+
+impl BitWriter {
+    /// An empty stream.
+    pub fn new() -> BitWriter {
+        BitWriter {
+            buf: Vec::new(),
+            free: 0,
+        }
+    }
+
+    /// Resumes writing a stream previously taken apart with [`BitWriter::into_parts`].
+    pub fn from_parts(buf: Vec<u8>, free: u8) -> BitWriter {
+        debug_assert!(free < 8);
+        BitWriter { buf, free }
+    }
+
+    /// Returns the bytes and the number of unused low bits in the last byte.
+    pub fn into_parts(self) -> (Vec<u8>, u8) {
+        (self.buf, self.free)
+    }
+
+    /// The bytes written so far (the last byte may be partial).
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Unused low bits in the last byte.
+    pub fn free_bits(&self) -> u8 {
+        self.free
+    }
+
+    /// Total bits written.
+    pub fn bit_len(&self) -> usize {
+        self.buf.len() * 8 - self.free as usize
+    }
+
+    /// Mutable access to the byte buffer, to manage its capacity.
+    pub fn buf_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    /// Writes one bit.
+    #[inline]
+    pub fn write_bit(&mut self, bit: bool) {
+        if self.free == 0 {
+            self.buf.push(0);
+            self.free = 8;
+        }
+        self.free -= 1;
+        if bit {
+            let last = self.buf.len() - 1;
+            self.buf[last] |= 1 << self.free;
+        }
+    }
+
+    /// Writes the low `n` bits of `v` (n ≤ 64), most significant first.
+    #[inline]
+    pub fn write_bits(&mut self, v: u64, mut n: u8) {
+        debug_assert!(n <= 64);
+        while n > 0 {
+            if self.free == 0 {
+                self.buf.push(0);
+                self.free = 8;
+            }
+            let take = n.min(self.free);
+            // The `take` bits just below position `n`.
+            let chunk = ((v >> (n - take)) & ((1u64 << take) - 1)) as u8;
+            let last = self.buf.len() - 1;
+            self.buf[last] |= chunk << (self.free - take);
+            self.free -= take;
+            n -= take;
+        }
+    }
+}
+
+/// Reads bits, most significant first, from a byte slice.
+#[derive(Clone, Debug)]
+pub struct BitReader<'a> {
+    buf: &'a [u8],
+    /// Bit position from the start.
+    pos: usize,
+    /// Total readable bits.
+    end: usize,
+}
+
+impl<'a> BitReader<'a> {
+    /// Reads all bits of `buf`.
+    pub fn new(buf: &'a [u8]) -> BitReader<'a> {
+        BitReader {
+            buf,
+            pos: 0,
+            end: buf.len() * 8,
+        }
+    }
+
+    /// Reads the first `bits` bits of `buf` only.
+    pub fn with_len(buf: &'a [u8], bits: usize) -> BitReader<'a> {
+        BitReader {
+            buf,
+            pos: 0,
+            end: bits.min(buf.len() * 8),
+        }
+    }
+
+    /// Bits left.
+    pub fn remaining(&self) -> usize {
+        self.end - self.pos
+    }
+
+    /// Reads one bit.
+    #[inline]
+    pub fn read_bit(&mut self) -> Result<bool, DecodeError> {
+        if self.pos >= self.end {
+            return Err(DecodeError::Truncated {
+                offset: self.pos / 8,
+                needed: 1,
+            });
+        }
+        let b = self.buf[self.pos >> 3] & (0x80 >> (self.pos & 7)) != 0;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    /// Reads `n` bits (n ≤ 64) as an unsigned integer.
+    #[inline]
+    pub fn read_bits(&mut self, n: u8) -> Result<u64, DecodeError> {
+        debug_assert!(n <= 64);
+        let n = n as usize;
+        if self.pos + n > self.end {
+            return Err(DecodeError::Truncated {
+                offset: self.pos / 8,
+                needed: n.div_ceil(8),
+            });
+        }
+        let mut v: u64 = 0;
+        let mut left = n;
+        while left > 0 {
+            let byte = self.buf[self.pos >> 3];
+            let bit_off = self.pos & 7;
+            let avail = 8 - bit_off;
+            let take = left.min(avail);
+            let chunk = (byte >> (avail - take)) & ((1u16 << take) - 1) as u8;
+            v = (v << take) | chunk as u64;
+            self.pos += take;
+            left -= take;
+        }
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_round_trip() {
+        let mut w = BitWriter::new();
+        let items: Vec<(u64, u8)> = vec![
+            (1, 1),
+            (0, 1),
+            (0b101, 3),
+            (u64::MAX, 64),
+            (0x1234, 13),
+            (0, 0),
+            (7, 64),
+        ];
+        for &(v, n) in &items {
+            w.write_bits(v, n);
+        }
+        w.write_bit(true);
+        let bits = w.bit_len();
+        let (buf, _) = w.into_parts();
+        let mut r = BitReader::with_len(&buf, bits);
+        for &(v, n) in &items {
+            let mask = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+            assert_eq!(r.read_bits(n).unwrap(), v & mask);
+        }
+        assert!(r.read_bit().unwrap());
+        assert_eq!(r.remaining(), 0);
+        assert!(r.read_bit().is_err());
+    }
+
+    #[test]
+    fn resume_from_parts() {
+        let mut w = BitWriter::new();
+        w.write_bits(0b101, 3);
+        let (buf, free) = w.into_parts();
+        let mut w = BitWriter::from_parts(buf, free);
+        w.write_bits(0b11111, 5);
+        assert_eq!(w.bytes(), &[0b1011_1111]);
+    }
+}

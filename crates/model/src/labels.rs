@@ -1,0 +1,314 @@
+//! Sorted label sets.
+
+use std::fmt;
+use std::hash::Hasher;
+
+/// The label that holds a series' metric name.
+pub const METRIC_NAME: &str = "__name__";
+
+/// One label pair.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Label {
+    /// Label name.
+    pub name: String,
+    /// Label value, never empty inside a [`Labels`].
+    pub value: String,
+}
+
+impl Label {
+    /// Makes a label pair.
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Label {
+        Label {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// A set of labels, sorted by name, without duplicate names and without empty values.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Labels(Vec<Label>);
+
+impl Labels {
+    /// Returns the empty label set.
+    pub fn empty() -> Labels {
+        Labels(Vec::new())
+    }
+
+    /// Builds a label set from pairs: sorts them and drops empty values. When a name
+    /// repeats, the last value wins; callers that must reject duplicates use
+    /// [`Labels::from_pairs_checked`].
+    pub fn from_pairs<N: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (N, V)>,
+    ) -> Labels {
+        let mut b = LabelsBuilder::new();
+        for (n, v) in pairs {
+            b.set(n.into(), v.into());
+        }
+        b.build()
+    }
+
+    /// Builds a label set from pairs and returns the first repeated name as an error.
+    pub fn from_pairs_checked(mut pairs: Vec<Label>) -> Result<Labels, String> {
+        pairs.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        for w in pairs.windows(2) {
+            if w[0].name == w[1].name {
+                return Err(w[0].name.clone());
+            }
+        }
+        pairs.retain(|l| !l.value.is_empty());
+        Ok(Labels(pairs))
+    }
+
+    /// Wraps pairs that the caller guarantees are sorted, unique and non-empty.
+    ///
+    /// # Panics
+    /// In debug builds, if the guarantee does not hold.
+    pub fn from_sorted(pairs: Vec<Label>) -> Labels {
+        debug_assert!(
+            pairs.windows(2).all(|w| w[0].name < w[1].name),
+            "BUG: labels not sorted: {pairs:?}"
+        );
+        debug_assert!(
+            pairs.iter().all(|l| !l.value.is_empty()),
+            "BUG: empty label value"
+        );
+        Labels(pairs)
+    }
+
+    /// Returns the value of `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|l| l.name.as_str().cmp(name))
+            .ok()
+            .map(|i| self.0[i].value.as_str())
+    }
+
+    /// Returns the metric name (`__name__`), if present.
+    pub fn metric_name(&self) -> Option<&str> {
+        self.get(METRIC_NAME)
+    }
+
+    /// Number of label pairs.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when there is no label.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Iterates the pairs in name order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Label> {
+        self.0.iter()
+    }
+
+    /// The pairs as a slice, in name order.
+    pub fn as_slice(&self) -> &[Label] {
+        &self.0
+    }
+
+    /// Consumes the set, returning its sorted pairs.
+    pub fn into_vec(self) -> Vec<Label> {
+        self.0
+    }
+
+    /// Returns a builder initialised with these labels.
+    pub fn to_builder(&self) -> LabelsBuilder {
+        LabelsBuilder {
+            pairs: self.0.clone(),
+        }
+    }
+
+    /// A stable 64-bit hash of the label set (the same across processes and versions, so it
+    /// may be persisted).
+    pub fn stable_hash(&self) -> u64 {
+        let mut h = StableHasher::new();
+        for l in &self.0 {
+            h.write(l.name.as_bytes());
+            h.write_u8(0xff);
+            h.write(l.value.as_bytes());
+            h.write_u8(0xff);
+        }
+        h.finish()
+    }
+}
+
+impl fmt::Display for Labels {
+    /// Formats as `{a="1", b="2"}` with Go-style string escaping, as Prometheus prints label sets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, l) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}=\"{}\"", l.name, l.value.escape_default())?;
+        }
+        f.write_str("}")
+    }
+}
+
+impl<'a> IntoIterator for &'a Labels {
+    type Item = &'a Label;
+    type IntoIter = std::slice::Iter<'a, Label>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+/// Builds a [`Labels`] by setting and deleting names.
+#[derive(Clone, Debug, Default)]
+pub struct LabelsBuilder {
+    pairs: Vec<Label>,
+}
+
+impl LabelsBuilder {
+    /// An empty builder.
+    pub fn new() -> LabelsBuilder {
+        LabelsBuilder { pairs: Vec::new() }
+    }
+
+    /// Sets `name` to `value`; an empty value deletes the label.
+    pub fn set(&mut self, name: String, value: String) -> &mut Self {
+        match self.pairs.iter_mut().find(|l| l.name == name) {
+            Some(l) => l.value = value,
+            None => self.pairs.push(Label { name, value }),
+        }
+        self
+    }
+
+    /// Removes `name`.
+    pub fn del(&mut self, name: &str) -> &mut Self {
+        self.pairs.retain(|l| l.name != name);
+        self
+    }
+
+    /// Returns the current value of `name` (empty string when absent).
+    pub fn get(&self, name: &str) -> &str {
+        self.pairs
+            .iter()
+            .find(|l| l.name == name)
+            .map(|l| l.value.as_str())
+            .unwrap_or("")
+    }
+
+    /// Keeps only the labels for which `keep` returns true.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Label) -> bool) -> &mut Self {
+        self.pairs.retain(|l| keep(l));
+        self
+    }
+
+    /// The labels set so far, unsorted.
+    pub fn pairs(&self) -> &[Label] {
+        &self.pairs
+    }
+
+    /// Finishes: sorts and drops empty values.
+    pub fn build(mut self) -> Labels {
+        self.pairs.retain(|l| !l.value.is_empty());
+        self.pairs.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        Labels(self.pairs)
+    }
+}
+
+/// True for names matching `[a-zA-Z_][a-zA-Z0-9_]*`, the classic Prometheus label name rule.
+pub fn is_valid_legacy_label_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+/// True for names matching `[a-zA-Z_:][a-zA-Z0-9_:]*`, the classic Prometheus metric name rule.
+pub fn is_valid_legacy_metric_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && (b[0].is_ascii_alphabetic() || b[0] == b'_' || b[0] == b':')
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
+}
+
+/// FNV-1a followed by a final avalanche: stable, dependency-free and fast enough for
+/// label sets (tens of bytes).
+struct StableHasher(u64);
+
+impl StableHasher {
+    fn new() -> StableHasher {
+        StableHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for StableHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        for &b in bytes {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+    fn finish(&self) -> u64 {
+        // splitmix64 finaliser so that low bits are well distributed for hash tables.
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// Hashes a sequence of `(name, value)` string pairs exactly as [`Labels::stable_hash`] does,
+/// so callers holding borrowed strings can look a series up without building a `Labels`.
+pub fn stable_hash_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> u64 {
+    let mut h = StableHasher::new();
+    for (n, v) in pairs {
+        h.write(n.as_bytes());
+        h.write_u8(0xff);
+        h.write(v.as_bytes());
+        h.write_u8(0xff);
+    }
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_pairs_sorts_and_drops_empty() {
+        let l = Labels::from_pairs([("b", "2"), ("a", "1"), ("c", "")]);
+        assert_eq!(l.to_string(), r#"{a="1", b="2"}"#);
+        assert_eq!(l.get("a"), Some("1"));
+        assert_eq!(l.get("c"), None);
+    }
+
+    #[test]
+    fn checked_rejects_duplicates() {
+        let r = Labels::from_pairs_checked(vec![Label::new("a", "1"), Label::new("a", "2")]);
+        assert_eq!(r, Err("a".to_string()));
+    }
+
+    #[test]
+    fn stable_hash_matches_pairs_hash() {
+        let l = Labels::from_pairs([("__name__", "up"), ("job", "x")]);
+        let h2 = stable_hash_pairs(l.iter().map(|l| (l.name.as_str(), l.value.as_str())));
+        assert_eq!(l.stable_hash(), h2);
+        // frozen value: persisted hashes must not change between versions.
+        assert_eq!(
+            l.stable_hash(),
+            Labels::from_pairs([("job", "x"), ("__name__", "up")]).stable_hash()
+        );
+    }
+
+    #[test]
+    fn legacy_names() {
+        assert!(is_valid_legacy_label_name("_a1"));
+        assert!(!is_valid_legacy_label_name("1a"));
+        assert!(!is_valid_legacy_label_name("a:b"));
+        assert!(is_valid_legacy_metric_name("a:b"));
+        assert!(!is_valid_legacy_metric_name(""));
+    }
+}

@@ -1,0 +1,26 @@
+//! Shared vocabulary of Seer: label sets, matchers, samples, exemplars, metric metadata,
+//! tenant ids and ingest limits.
+//!
+//! Owns: the plain data types that the wire decoders (`seer-ingest`) produce and the storage
+//! engines (`seer-tsdb`, ...) consume, so that neither side depends on the other.
+//! Must not: do I/O, use async, or know any file or wire format.
+//!
+//! Key decision: a [`Labels`] value is always sorted by name and free of empty values and
+//! duplicates. Every constructor enforces that, so storage and query code can compare and hash
+//! label sets without normalising them again.
+
+mod labels;
+mod matcher;
+mod metric;
+mod tenant;
+
+pub use labels::{
+    Label, Labels, LabelsBuilder, METRIC_NAME, is_valid_legacy_label_name,
+    is_valid_legacy_metric_name, stable_hash_pairs,
+};
+pub use matcher::{MatchKind, Matcher, MatcherError};
+pub use metric::{
+    Exemplar, MetricMetadata, MetricType, STALE_NAN_BITS, Sample, SeriesSamples, is_stale_nan,
+    stale_nan,
+};
+pub use tenant::{DEFAULT_TENANT, TenantError, TenantId};
