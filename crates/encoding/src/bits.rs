@@ -35,6 +35,11 @@ impl BitWriter {
         &self.buf
     }
 
+    /// Allocated bytes.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Unused low bits in the last byte.
     pub fn free_bits(&self) -> u8 {
         self.free

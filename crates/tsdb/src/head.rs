@@ -1,0 +1,285 @@
+//! The head: in-memory series of the most recent time range, appendable, recovered from the
+//! WAL on start. Holds interned label strings, one [`MemSeries`] per series with its
+//! compressed chunks, and an inverted index (postings) from label pairs to series ids.
+//!
+//! The head is a plain data structure; locking, the WAL and block cutting live in
+//! [`crate::Db`].
+
+mod postings;
+mod series;
+mod symbols;
+
+pub(crate) use postings::{Postings, intersect, subtract, union_sorted};
+pub(crate) use series::{MemSeries, SampleError};
+pub(crate) use symbols::Symbols;
+
+use crate::hash::IntMap;
+use seer_model::{Label, Labels, MatchKind, Matcher, Sample};
+use std::collections::HashMap;
+
+/// Why a series could not be created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CreateError {
+    /// The tenant's series limit is reached.
+    SeriesLimit(usize),
+    /// Series ids are exhausted until the next head truncation renumbers them.
+    IdsExhausted,
+}
+
+/// In-memory series index and data.
+pub(crate) struct Head {
+    pub(crate) symbols: Symbols,
+    pub(crate) series: IntMap<u32, Box<MemSeries>>,
+    by_hash: IntMap<u64, u32>,
+    /// Label sets whose 64-bit hash equals that of another live series (practically never).
+    collisions: HashMap<u64, Vec<u32>>,
+    pub(crate) postings: Postings,
+    pub(crate) next_id: u32,
+    /// Smallest and largest sample time appended since the last truncation
+    /// (`i64::MAX`/`i64::MIN` while empty).
+    pub(crate) mint: i64,
+    pub(crate) maxt: i64,
+    /// Samples older than this are already in blocks and are refused.
+    pub(crate) min_valid: i64,
+    /// Block range: head chunks never cross a multiple of it.
+    pub(crate) chunk_range: i64,
+}
+
+impl Head {
+    pub(crate) fn new(chunk_range: i64) -> Head {
+        Head {
+            symbols: Symbols::default(),
+            series: IntMap::default(),
+            by_hash: IntMap::default(),
+            collisions: HashMap::new(),
+            postings: Postings::default(),
+            next_id: 1,
+            mint: i64::MAX,
+            maxt: i64::MIN,
+            min_valid: i64::MIN,
+            chunk_range,
+        }
+    }
+
+    /// Number of live series.
+    pub(crate) fn num_series(&self) -> usize {
+        self.series.len()
+    }
+
+    fn labels_equal(&self, ids: &[u32], labels: &Labels) -> bool {
+        ids.len() == labels.len() * 2
+            && labels.iter().enumerate().all(|(i, l)| {
+                self.symbols.get(ids[2 * i]) == l.name && self.symbols.get(ids[2 * i + 1]) == l.value
+            })
+    }
+
+    /// Finds the id of a series.
+    pub(crate) fn lookup(&self, labels: &Labels, hash: u64) -> Option<u32> {
+        let id = *self.by_hash.get(&hash)?;
+        if self.labels_equal(&self.series[&id].labels, labels) {
+            return Some(id);
+        }
+        self.collisions.get(&hash)?.iter().copied().find(|id| self.labels_equal(&self.series[id].labels, labels))
+    }
+
+    /// Finds or creates a series. Returns its id and whether it was created.
+    pub(crate) fn get_or_create(&mut self, labels: &Labels, max_series: usize) -> Result<(u32, bool), CreateError> {
+        let hash = labels.stable_hash();
+        if let Some(id) = self.lookup(labels, hash) {
+            return Ok((id, false));
+        }
+        if max_series > 0 && self.series.len() >= max_series {
+            return Err(CreateError::SeriesLimit(max_series));
+        }
+        if self.next_id == u32::MAX {
+            return Err(CreateError::IdsExhausted);
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.insert(id, labels, hash);
+        Ok((id, true))
+    }
+
+    /// Inserts a series with a given id (WAL replay and creation).
+    pub(crate) fn insert(&mut self, id: u32, labels: &Labels, hash: u64) {
+        let mut ids = Vec::with_capacity(labels.len() * 2);
+        for l in labels {
+            let n = self.symbols.intern(&l.name);
+            let v = self.symbols.intern(&l.value);
+            ids.push(n);
+            ids.push(v);
+            self.postings.add(n, v, id);
+        }
+        self.series.insert(id, Box::new(MemSeries::new(ids.into_boxed_slice())));
+        match self.by_hash.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(id);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => self.collisions.entry(hash).or_default().push(id),
+        }
+        if id >= self.next_id {
+            self.next_id = id + 1;
+        }
+    }
+
+    /// Appends one sample to series `id`.
+    pub(crate) fn append(&mut self, id: u32, t: i64, v: f64, ooo_window: i64) -> Result<(), SampleError> {
+        if t < self.min_valid {
+            return Err(SampleError::OutOfBounds);
+        }
+        let head_maxt = self.maxt;
+        let chunk_range = self.chunk_range;
+        let Some(s) = self.series.get_mut(&id) else {
+            return Err(SampleError::UnknownSeries);
+        };
+        s.append(t, v, head_maxt, ooo_window, chunk_range)?;
+        if t < self.mint {
+            self.mint = t;
+        }
+        if t > self.maxt {
+            self.maxt = t;
+        }
+        Ok(())
+    }
+
+    /// Labels of series `id`.
+    pub(crate) fn labels_of(&self, id: u32) -> Option<Labels> {
+        let s = self.series.get(&id)?;
+        Some(self.labels_from_ids(&s.labels))
+    }
+
+    pub(crate) fn labels_from_ids(&self, ids: &[u32]) -> Labels {
+        let pairs = ids
+            .chunks_exact(2)
+            .map(|p| Label { name: self.symbols.get(p[0]).to_string(), value: self.symbols.get(p[1]).to_string() })
+            .collect();
+        Labels::from_sorted(pairs)
+    }
+
+    /// Ids of the series matching all `matchers`, ascending. An empty matcher list selects
+    /// every series.
+    pub(crate) fn select_ids(&self, matchers: &[Matcher]) -> Vec<u32> {
+        let mut include: Vec<Vec<u32>> = Vec::new();
+        let mut exclude: Vec<Vec<u32>> = Vec::new();
+        for m in matchers {
+            let Some(name) = self.symbols.lookup(&m.name) else {
+                // No series has this label: it reads as "" everywhere.
+                if m.matches("") {
+                    continue;
+                }
+                return Vec::new();
+            };
+            if !m.matches("") {
+                include.push(self.postings_matching(name, m, true));
+            } else if m.kind != MatchKind::Regex || m.value != ".*" {
+                exclude.push(self.postings_matching(name, m, false));
+            }
+        }
+        let mut ids = if include.is_empty() {
+            let mut all: Vec<u32> = self.series.keys().copied().collect();
+            all.sort_unstable();
+            all
+        } else {
+            include.sort_by_key(|l| l.len());
+            let mut it = include.into_iter();
+            let mut acc = it.next().unwrap_or_default();
+            for l in it {
+                acc = intersect(&acc, &l);
+                if acc.is_empty() {
+                    break;
+                }
+            }
+            acc
+        };
+        for ex in exclude {
+            ids = subtract(&ids, &ex);
+        }
+        ids
+    }
+
+    /// Union of postings of the values of label `name` for which `m.matches(value) == want`.
+    fn postings_matching(&self, name: u32, m: &Matcher, want: bool) -> Vec<u32> {
+        if want {
+            if let Some(vals) = m.exact_values() {
+                let lists: Vec<&[u32]> = vals
+                    .iter()
+                    .filter_map(|v| self.symbols.lookup(v))
+                    .filter_map(|v| self.postings.get(name, v))
+                    .collect();
+                return union_sorted(&lists);
+            }
+        }
+        let Some(values) = self.postings.values(name) else {
+            return Vec::new();
+        };
+        let lists: Vec<&[u32]> =
+            values.iter().filter(|(v, _)| m.matches(self.symbols.get(**v)) == want).map(|(_, l)| l.as_slice()).collect();
+        union_sorted(&lists)
+    }
+
+    /// Appends the samples of series `id` within `[mint, maxt]` to `out`, sorted by time.
+    pub(crate) fn samples(&self, id: u32, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
+        if let Some(s) = self.series.get(&id) {
+            s.samples(mint, maxt, out);
+        }
+    }
+
+    /// Removes chunks and samples older than `cut`, deletes series left without data, and
+    /// raises `min_valid` to `cut`. Returns the number of series removed.
+    pub(crate) fn truncate(&mut self, cut: i64) -> usize {
+        let mut dead: Vec<u32> = Vec::new();
+        for (&id, s) in self.series.iter_mut() {
+            s.truncate(cut);
+            if s.is_empty() {
+                dead.push(id);
+            }
+        }
+        dead.sort_unstable();
+        for &id in &dead {
+            let s = self.series.remove(&id).expect("listed above");
+            let hash = stable_hash_ids(&self.symbols, &s.labels);
+            if self.by_hash.get(&hash) == Some(&id) {
+                self.by_hash.remove(&hash);
+                if let Some(c) = self.collisions.get_mut(&hash) {
+                    if let Some(other) = c.pop() {
+                        self.by_hash.insert(hash, other);
+                    }
+                    if c.is_empty() {
+                        self.collisions.remove(&hash);
+                    }
+                }
+            } else if let Some(c) = self.collisions.get_mut(&hash) {
+                c.retain(|&x| x != id);
+                if c.is_empty() {
+                    self.collisions.remove(&hash);
+                }
+            }
+            for p in s.labels.chunks_exact(2) {
+                self.postings.mark_dirty(p[0], p[1]);
+                self.symbols.release(p[0]);
+                self.symbols.release(p[1]);
+            }
+        }
+        self.postings.remove_ids(&dead, &mut self.symbols);
+        self.min_valid = self.min_valid.max(cut);
+        self.mint = self.series.values().filter_map(|s| s.min_time()).min().unwrap_or(i64::MAX).max(cut);
+        if self.series.is_empty() {
+            self.mint = i64::MAX;
+        }
+        dead.len()
+    }
+
+    /// Approximate heap bytes held by series data and the index.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let series: usize = self.series.values().map(|s| s.heap_bytes() + std::mem::size_of::<MemSeries>()).sum();
+        series + self.postings.heap_bytes() + self.symbols.heap_bytes() + self.by_hash.capacity() * 16
+    }
+}
+
+/// The stable hash of a series given as symbol ids, equal to `Labels::stable_hash`.
+pub(crate) fn stable_hash_ids(symbols: &Symbols, ids: &[u32]) -> u64 {
+    seer_model::stable_hash_pairs(ids.chunks_exact(2).map(|p| (symbols.get(p[0]), symbols.get(p[1]))))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,4 @@
+//! Seer's metrics storage engine.
+mod chunk;
+mod hash;
+mod head;
