@@ -13,10 +13,7 @@ pub struct BitWriter {
 impl BitWriter {
     /// An empty stream.
     pub fn new() -> BitWriter {
-        BitWriter {
-            buf: Vec::new(),
-            free: 0,
-        }
+        BitWriter { buf: Vec::new(), free: 0 }
     }
 
     /// Resumes writing a stream previously taken apart with [`BitWriter::into_parts`].
@@ -102,20 +99,12 @@ pub struct BitReader<'a> {
 impl<'a> BitReader<'a> {
     /// Reads all bits of `buf`.
     pub fn new(buf: &'a [u8]) -> BitReader<'a> {
-        BitReader {
-            buf,
-            pos: 0,
-            end: buf.len() * 8,
-        }
+        BitReader { buf, pos: 0, end: buf.len() * 8 }
     }
 
     /// Reads the first `bits` bits of `buf` only.
     pub fn with_len(buf: &'a [u8], bits: usize) -> BitReader<'a> {
-        BitReader {
-            buf,
-            pos: 0,
-            end: bits.min(buf.len() * 8),
-        }
+        BitReader { buf, pos: 0, end: bits.min(buf.len() * 8) }
     }
 
     /// Bits left.
@@ -127,10 +116,7 @@ impl<'a> BitReader<'a> {
     #[inline]
     pub fn read_bit(&mut self) -> Result<bool, DecodeError> {
         if self.pos >= self.end {
-            return Err(DecodeError::Truncated {
-                offset: self.pos / 8,
-                needed: 1,
-            });
+            return Err(DecodeError::Truncated { offset: self.pos / 8, needed: 1 });
         }
         let b = self.buf[self.pos >> 3] & (0x80 >> (self.pos & 7)) != 0;
         self.pos += 1;
@@ -143,10 +129,7 @@ impl<'a> BitReader<'a> {
         debug_assert!(n <= 64);
         let n = n as usize;
         if self.pos + n > self.end {
-            return Err(DecodeError::Truncated {
-                offset: self.pos / 8,
-                needed: n.div_ceil(8),
-            });
+            return Err(DecodeError::Truncated { offset: self.pos / 8, needed: n.div_ceil(8) });
         }
         let mut v: u64 = 0;
         let mut left = n;
@@ -171,15 +154,7 @@ mod tests {
     #[test]
     fn bits_round_trip() {
         let mut w = BitWriter::new();
-        let items: Vec<(u64, u8)> = vec![
-            (1, 1),
-            (0, 1),
-            (0b101, 3),
-            (u64::MAX, 64),
-            (0x1234, 13),
-            (0, 0),
-            (7, 64),
-        ];
+        let items: Vec<(u64, u8)> = vec![(1, 1), (0, 1), (0b101, 3), (u64::MAX, 64), (0x1234, 13), (0, 0), (7, 64)];
         for &(v, n) in &items {
             w.write_bits(v, n);
         }

@@ -89,10 +89,7 @@ impl<'a> ByteReader<'a> {
 
     fn need(&self, n: usize) -> Result<(), DecodeError> {
         if self.remaining() < n {
-            return Err(DecodeError::Truncated {
-                offset: self.pos,
-                needed: n - self.remaining(),
-            });
+            return Err(DecodeError::Truncated { offset: self.pos, needed: n - self.remaining() });
         }
         Ok(())
     }
@@ -135,10 +132,7 @@ impl<'a> ByteReader<'a> {
         let mut shift = 0u32;
         loop {
             let Some(&b) = self.buf.get(self.pos) else {
-                return Err(DecodeError::Truncated {
-                    offset: self.pos,
-                    needed: 1,
-                });
+                return Err(DecodeError::Truncated { offset: self.pos, needed: 1 });
             };
             self.pos += 1;
             if shift == 63 && b > 1 {
@@ -166,9 +160,7 @@ impl<'a> ByteReader<'a> {
         let at = self.pos;
         let n = self.uvarint()?;
         if n > max as u64 {
-            return Err(DecodeError::Invalid(format!(
-                "length {n} at offset {at} exceeds limit {max}"
-            )));
+            return Err(DecodeError::Invalid(format!("length {n} at offset {at} exceeds limit {max}")));
         }
         Ok(n as usize)
     }
@@ -205,11 +197,7 @@ mod tests {
     fn truncated_and_overlong_varints_are_errors() {
         assert!(ByteReader::new(&[0x80]).uvarint().is_err());
         assert!(ByteReader::new(&[0xff; 11]).uvarint().is_err());
-        assert!(
-            ByteReader::new(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02])
-                .uvarint()
-                .is_err()
-        );
+        assert!(ByteReader::new(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]).uvarint().is_err());
     }
 
     #[test]

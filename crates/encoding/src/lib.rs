@@ -37,17 +37,7 @@ mod tests {
 
     #[test]
     fn zigzag_round_trip() {
-        for v in [
-            0i64,
-            1,
-            -1,
-            2,
-            -2,
-            i64::MAX,
-            i64::MIN,
-            123456789,
-            -987654321,
-        ] {
+        for v in [0i64, 1, -1, 2, -2, i64::MAX, i64::MIN, 123456789, -987654321] {
             assert_eq!(unzigzag(zigzag(v)), v);
         }
         assert_eq!(zigzag(-1), 1);

@@ -18,10 +18,7 @@ pub struct Label {
 impl Label {
     /// Makes a label pair.
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Label {
-        Label {
-            name: name.into(),
-            value: value.into(),
-        }
+        Label { name: name.into(), value: value.into() }
     }
 }
 
@@ -38,9 +35,7 @@ impl Labels {
     /// Builds a label set from pairs: sorts them and drops empty values. When a name
     /// repeats, the last value wins; callers that must reject duplicates use
     /// [`Labels::from_pairs_checked`].
-    pub fn from_pairs<N: Into<String>, V: Into<String>>(
-        pairs: impl IntoIterator<Item = (N, V)>,
-    ) -> Labels {
+    pub fn from_pairs<N: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (N, V)>) -> Labels {
         let mut b = LabelsBuilder::new();
         for (n, v) in pairs {
             b.set(n.into(), v.into());
@@ -65,23 +60,14 @@ impl Labels {
     /// # Panics
     /// In debug builds, if the guarantee does not hold.
     pub fn from_sorted(pairs: Vec<Label>) -> Labels {
-        debug_assert!(
-            pairs.windows(2).all(|w| w[0].name < w[1].name),
-            "BUG: labels not sorted: {pairs:?}"
-        );
-        debug_assert!(
-            pairs.iter().all(|l| !l.value.is_empty()),
-            "BUG: empty label value"
-        );
+        debug_assert!(pairs.windows(2).all(|w| w[0].name < w[1].name), "BUG: labels not sorted: {pairs:?}");
+        debug_assert!(pairs.iter().all(|l| !l.value.is_empty()), "BUG: empty label value");
         Labels(pairs)
     }
 
     /// Returns the value of `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|l| l.name.as_str().cmp(name))
-            .ok()
-            .map(|i| self.0[i].value.as_str())
+        self.0.binary_search_by(|l| l.name.as_str().cmp(name)).ok().map(|i| self.0[i].value.as_str())
     }
 
     /// Returns the metric name (`__name__`), if present.
@@ -116,9 +102,7 @@ impl Labels {
 
     /// Returns a builder initialised with these labels.
     pub fn to_builder(&self) -> LabelsBuilder {
-        LabelsBuilder {
-            pairs: self.0.clone(),
-        }
+        LabelsBuilder { pairs: self.0.clone() }
     }
 
     /// A stable 64-bit hash of the label set (the same across processes and versions, so it
@@ -186,11 +170,7 @@ impl LabelsBuilder {
 
     /// Returns the current value of `name` (empty string when absent).
     pub fn get(&self, name: &str) -> &str {
-        self.pairs
-            .iter()
-            .find(|l| l.name == name)
-            .map(|l| l.value.as_str())
-            .unwrap_or("")
+        self.pairs.iter().find(|l| l.name == name).map(|l| l.value.as_str()).unwrap_or("")
     }
 
     /// Keeps only the labels for which `keep` returns true.
@@ -217,9 +197,7 @@ pub fn is_valid_legacy_label_name(name: &str) -> bool {
     let b = name.as_bytes();
     !b.is_empty()
         && (b[0].is_ascii_alphabetic() || b[0] == b'_')
-        && b[1..]
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
 /// True for names matching `[a-zA-Z_:][a-zA-Z0-9_:]*`, the classic Prometheus metric name rule.
@@ -227,9 +205,7 @@ pub fn is_valid_legacy_metric_name(name: &str) -> bool {
     let b = name.as_bytes();
     !b.is_empty()
         && (b[0].is_ascii_alphabetic() || b[0] == b'_' || b[0] == b':')
-        && b[1..]
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
+        && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
 }
 
 /// FNV-1a followed by a final avalanche: stable, dependency-free and fast enough for
@@ -297,10 +273,7 @@ mod tests {
         let h2 = stable_hash_pairs(l.iter().map(|l| (l.name.as_str(), l.value.as_str())));
         assert_eq!(l.stable_hash(), h2);
         // frozen value: persisted hashes must not change between versions.
-        assert_eq!(
-            l.stable_hash(),
-            Labels::from_pairs([("job", "x"), ("__name__", "up")]).stable_hash()
-        );
+        assert_eq!(l.stable_hash(), Labels::from_pairs([("job", "x"), ("__name__", "up")]).stable_hash());
     }
 
     #[test]

@@ -10,17 +10,18 @@
 //! label sets without normalising them again.
 
 mod labels;
+mod limits;
 mod matcher;
 mod metric;
 mod tenant;
 
 pub use labels::{
-    Label, Labels, LabelsBuilder, METRIC_NAME, is_valid_legacy_label_name,
-    is_valid_legacy_metric_name, stable_hash_pairs,
+    Label, Labels, LabelsBuilder, METRIC_NAME, is_valid_legacy_label_name, is_valid_legacy_metric_name,
+    stable_hash_pairs,
 };
+pub use limits::{Limits, SeriesError};
 pub use matcher::{MatchKind, Matcher, MatcherError};
 pub use metric::{
-    Exemplar, MetricMetadata, MetricType, STALE_NAN_BITS, Sample, SeriesSamples, is_stale_nan,
-    stale_nan,
+    Exemplar, MetricMetadata, MetricType, STALE_NAN_BITS, Sample, SeriesSamples, is_stale_nan, stale_nan,
 };
 pub use tenant::{DEFAULT_TENANT, TenantError, TenantId};

@@ -64,42 +64,23 @@ impl PartialEq for Matcher {
 
 impl Matcher {
     /// Builds a matcher; compiles the pattern for the regex kinds.
-    pub fn new(
-        kind: MatchKind,
-        name: impl Into<String>,
-        value: impl Into<String>,
-    ) -> Result<Matcher, MatcherError> {
+    pub fn new(kind: MatchKind, name: impl Into<String>, value: impl Into<String>) -> Result<Matcher, MatcherError> {
         let name = name.into();
         let value = value.into();
         let (regex, set) = match kind {
             MatchKind::Regex | MatchKind::NotRegex => {
-                let re =
-                    Regex::new(&format!("^(?s:{value})$")).map_err(|e| MatcherError::BadRegex {
-                        pattern: value.clone(),
-                        reason: e.to_string(),
-                    })?;
+                let re = Regex::new(&format!("^(?s:{value})$"))
+                    .map_err(|e| MatcherError::BadRegex { pattern: value.clone(), reason: e.to_string() })?;
                 (Some(re), literal_alternation(&value))
             }
             _ => (None, None),
         };
-        Ok(Matcher {
-            name,
-            kind,
-            value,
-            regex,
-            set,
-        })
+        Ok(Matcher { name, kind, value, regex, set })
     }
 
     /// Shorthand for an `=` matcher.
     pub fn equal(name: impl Into<String>, value: impl Into<String>) -> Matcher {
-        Matcher {
-            name: name.into(),
-            kind: MatchKind::Equal,
-            value: value.into(),
-            regex: None,
-            set: None,
-        }
+        Matcher { name: name.into(), kind: MatchKind::Equal, value: value.into(), regex: None, set: None }
     }
 
     /// True when `value` (the empty string for an absent label) satisfies the matcher.
@@ -133,10 +114,7 @@ impl Matcher {
     pub fn exact_values(&self) -> Option<Vec<&str>> {
         match self.kind {
             MatchKind::Equal => Some(vec![self.value.as_str()]),
-            MatchKind::Regex => self
-                .set
-                .as_ref()
-                .map(|s| s.iter().map(|v| v.as_str()).collect()),
+            MatchKind::Regex => self.set.as_ref().map(|s| s.iter().map(|v| v.as_str()).collect()),
             _ => None,
         }
     }
@@ -144,21 +122,13 @@ impl Matcher {
 
 impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}{}\"{}\"",
-            self.name,
-            self.kind.as_str(),
-            self.value.escape_default()
-        )
+        write!(f, "{}{}\"{}\"", self.name, self.kind.as_str(), self.value.escape_default())
     }
 }
 
 /// Returns the literals when `pattern` is `lit1|lit2|...` with no regex metacharacters.
 fn literal_alternation(pattern: &str) -> Option<Vec<String>> {
-    const META: &[char] = &[
-        '\\', '.', '+', '*', '?', '(', ')', '[', ']', '{', '}', '^', '$',
-    ];
+    const META: &[char] = &['\\', '.', '+', '*', '?', '(', ')', '[', ']', '{', '}', '^', '$'];
     if pattern.contains(META) {
         return None;
     }
@@ -200,15 +170,7 @@ mod tests {
 
     #[test]
     fn negative_kinds() {
-        assert!(
-            Matcher::new(MatchKind::NotEqual, "a", "x")
-                .unwrap()
-                .matches("")
-        );
-        assert!(
-            !Matcher::new(MatchKind::NotRegex, "a", ".*")
-                .unwrap()
-                .matches("z")
-        );
+        assert!(Matcher::new(MatchKind::NotEqual, "a", "x").unwrap().matches(""));
+        assert!(!Matcher::new(MatchKind::NotRegex, "a", ".*").unwrap().matches("z"));
     }
 }

@@ -20,9 +20,7 @@ pub enum TenantError {
         max: usize,
     },
     /// A character outside `[A-Za-z0-9!-_.*'()]`, or the ids `.`/`..`.
-    #[error(
-        "tenant id {0:?} contains an unsupported character (allowed: letters, digits and !-_.*'())"
-    )]
+    #[error("tenant id {0:?} contains an unsupported character (allowed: letters, digits and !-_.*'())")]
     BadCharacter(String),
 }
 
@@ -41,15 +39,11 @@ impl TenantId {
             return Err(TenantError::Empty);
         }
         if s.len() > Self::MAX_LEN {
-            return Err(TenantError::TooLong {
-                len: s.len(),
-                max: Self::MAX_LEN,
-            });
+            return Err(TenantError::TooLong { len: s.len(), max: Self::MAX_LEN });
         }
-        let ok = s.bytes().all(|c| {
-            c.is_ascii_alphanumeric()
-                || matches!(c, b'!' | b'-' | b'_' | b'.' | b'*' | b'\'' | b'(' | b')')
-        });
+        let ok = s
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'!' | b'-' | b'_' | b'.' | b'*' | b'\'' | b'(' | b')'));
         if !ok || s == "." || s == ".." {
             return Err(TenantError::BadCharacter(s.to_string()));
         }

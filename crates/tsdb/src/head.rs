@@ -68,9 +68,10 @@ impl Head {
 
     fn labels_equal(&self, ids: &[u32], labels: &Labels) -> bool {
         ids.len() == labels.len() * 2
-            && labels.iter().enumerate().all(|(i, l)| {
-                self.symbols.get(ids[2 * i]) == l.name && self.symbols.get(ids[2 * i + 1]) == l.value
-            })
+            && labels
+                .iter()
+                .enumerate()
+                .all(|(i, l)| self.symbols.get(ids[2 * i]) == l.name && self.symbols.get(ids[2 * i + 1]) == l.value)
     }
 
     /// Finds the id of a series.
@@ -212,8 +213,11 @@ impl Head {
         let Some(values) = self.postings.values(name) else {
             return Vec::new();
         };
-        let lists: Vec<&[u32]> =
-            values.iter().filter(|(v, _)| m.matches(self.symbols.get(**v)) == want).map(|(_, l)| l.as_slice()).collect();
+        let lists: Vec<&[u32]> = values
+            .iter()
+            .filter(|(v, _)| m.matches(self.symbols.get(**v)) == want)
+            .map(|(_, l)| l.as_slice())
+            .collect();
         union_sorted(&lists)
     }
 

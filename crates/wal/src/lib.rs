@@ -46,11 +46,7 @@ pub enum Error {
 }
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Error + 'a {
-    move |source| Error::Io {
-        op,
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| Error::Io { op, path: path.to_path_buf(), source }
 }
 
 /// When the WAL calls fsync. See `FORMAT.md`.
@@ -77,11 +73,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options {
-            segment_size: 128 << 20,
-            fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
-            compress: true,
-        }
+        Options { segment_size: 128 << 20, fsync: FsyncPolicy::Interval(Duration::from_secs(1)), compress: true }
     }
 }
 
@@ -143,21 +135,12 @@ impl Wal {
             return Err(Error::RecordTooLarge(record.len()));
         }
         self.frame.clear();
-        encode_frame(
-            &mut self.frame,
-            record,
-            self.opts.compress,
-            &mut self.compressor,
-        );
-        if self.written > HEADER_LEN
-            && self.written + self.frame.len() as u64 > self.opts.segment_size
-        {
+        encode_frame(&mut self.frame, record, self.opts.compress, &mut self.compressor);
+        if self.written > HEADER_LEN && self.written + self.frame.len() as u64 > self.opts.segment_size {
             self.next_segment()?;
         }
         let path = segment_path(&self.dir, self.segment);
-        self.file
-            .write_all(&self.frame)
-            .map_err(io_err("write", &path))?;
+        self.file.write_all(&self.frame).map_err(io_err("write", &path))?;
         self.written += self.frame.len() as u64;
         self.dirty = true;
         if self.opts.fsync == FsyncPolicy::Always {
@@ -210,60 +193,53 @@ impl Wal {
     pub fn disk_size(&self) -> u64 {
         dir_size(&self.dir)
     }
+}
 
-    /// Writes `checkpoint.upto` from `records` and then deletes older checkpoints and all
-    /// segments `<= upto`. `upto` must be a closed segment.
-    pub fn checkpoint<'r>(
-        &mut self,
-        upto: u64,
-        records: impl Iterator<Item = &'r [u8]>,
-    ) -> Result<(), Error> {
-        debug_assert!(upto < self.segment, "BUG: checkpoint of the open segment");
-        let tmp = self.dir.join(format!("checkpoint.{upto:08}.tmp"));
-        let fin = self.dir.join(format!("checkpoint.{upto:08}"));
-        {
-            let f = File::create(&tmp).map_err(io_err("create", &tmp))?;
-            let mut w = io::BufWriter::with_capacity(1 << 20, f);
-            w.write_all(MAGIC).map_err(io_err("write", &tmp))?;
-            w.write_all(&[VERSION]).map_err(io_err("write", &tmp))?;
-            let mut frame = Vec::new();
-            for rec in records {
-                if rec.len() > MAX_RECORD_LEN {
-                    return Err(Error::RecordTooLarge(rec.len()));
-                }
-                frame.clear();
-                encode_frame(&mut frame, rec, self.opts.compress, &mut self.compressor);
-                w.write_all(&frame).map_err(io_err("write", &tmp))?;
+/// Writes `checkpoint.upto` in `dir` from `records`, then deletes older checkpoints and all
+/// segments `<= upto`. `upto` must be a closed segment (see [`Wal::next_segment`]); the
+/// open segment is not touched, so appends may continue while this runs.
+pub fn checkpoint(dir: &Path, upto: u64, records: impl Iterator<Item = Vec<u8>>, compress: bool) -> Result<(), Error> {
+    let tmp = dir.join(format!("checkpoint.{upto:08}.tmp"));
+    let fin = dir.join(format!("checkpoint.{upto:08}"));
+    {
+        let f = File::create(&tmp).map_err(io_err("create", &tmp))?;
+        let mut w = io::BufWriter::with_capacity(1 << 20, f);
+        w.write_all(MAGIC).map_err(io_err("write", &tmp))?;
+        w.write_all(&[VERSION]).map_err(io_err("write", &tmp))?;
+        let mut frame = Vec::new();
+        let mut enc = snap::raw::Encoder::new();
+        for rec in records {
+            if rec.len() > MAX_RECORD_LEN {
+                return Err(Error::RecordTooLarge(rec.len()));
             }
-            let f = w.into_inner().map_err(|e| Error::Io {
-                op: "flush",
-                path: tmp.clone(),
-                source: e.into_error(),
-            })?;
-            f.sync_all().map_err(io_err("fsync", &tmp))?;
+            frame.clear();
+            encode_frame(&mut frame, &rec, compress, &mut enc);
+            w.write_all(&frame).map_err(io_err("write", &tmp))?;
         }
-        fs::rename(&tmp, &fin).map_err(io_err("rename", &tmp))?;
-        sync_dir(&self.dir)?;
-        let (_, segments) = list(&self.dir)?;
-        for entry in fs::read_dir(&self.dir).map_err(io_err("list", &self.dir))? {
-            let entry = entry.map_err(io_err("list", &self.dir))?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if let Some(n) = name.strip_prefix("checkpoint.") {
-                if let Ok(n) = n.trim_end_matches(".tmp").parse::<u64>() {
-                    if n < upto || name.ends_with(".tmp") {
-                        let _ = fs::remove_file(entry.path());
-                    }
-                }
-            }
-        }
-        for s in segments.into_iter().filter(|&s| s <= upto) {
-            let p = segment_path(&self.dir, s);
-            fs::remove_file(&p).map_err(io_err("remove", &p))?;
-        }
-        sync_dir(&self.dir)?;
-        Ok(())
+        let f = w.into_inner().map_err(|e| Error::Io { op: "flush", path: tmp.clone(), source: e.into_error() })?;
+        f.sync_all().map_err(io_err("fsync", &tmp))?;
     }
+    fs::rename(&tmp, &fin).map_err(io_err("rename", &tmp))?;
+    sync_dir(dir)?;
+    let (_, segments) = list(dir)?;
+    for entry in fs::read_dir(dir).map_err(io_err("list", dir))? {
+        let entry = entry.map_err(io_err("list", dir))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if let Some(n) = name.strip_prefix("checkpoint.") {
+            let is_tmp = n.ends_with(".tmp");
+            if let Ok(n) = n.trim_end_matches(".tmp").parse::<u64>() {
+                if n < upto || (is_tmp && n != upto) {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
+    }
+    for s in segments.into_iter().filter(|&s| s <= upto) {
+        let p = segment_path(dir, s);
+        fs::remove_file(&p).map_err(io_err("remove", &p))?;
+    }
+    sync_dir(dir)
 }
 
 /// Appends one frame holding `record` to `frame`.
@@ -299,32 +275,20 @@ fn segment_path(dir: &Path, n: u64) -> PathBuf {
 
 fn create_segment(dir: &Path, n: u64) -> Result<(File, u64), Error> {
     let path = segment_path(dir, n);
-    let mut f = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .open(&path)
-        .map_err(io_err("create", &path))?;
+    let mut f =
+        OpenOptions::new().create(true).truncate(true).write(true).open(&path).map_err(io_err("create", &path))?;
     f.write_all(MAGIC).map_err(io_err("write", &path))?;
     f.write_all(&[VERSION]).map_err(io_err("write", &path))?;
     Ok((f, HEADER_LEN))
 }
 
 fn sync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(io_err("fsync dir", dir))
+    File::open(dir).and_then(|f| f.sync_all()).map_err(io_err("fsync dir", dir))
 }
 
 fn dir_size(dir: &Path) -> u64 {
     fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| e.metadata().ok())
-                .filter(|m| m.is_file())
-                .map(|m| m.len())
-                .sum()
-        })
+        .map(|rd| rd.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
         .unwrap_or(0)
 }
 
@@ -382,6 +346,12 @@ pub struct Reader {
 impl Reader {
     /// Opens `dir` for replay. A missing directory reads as an empty log.
     pub fn open(dir: &Path) -> Result<Reader, Error> {
+        Reader::open_upto(dir, None)
+    }
+
+    /// Opens `dir` for reading the checkpoint and the segments up to `upto` (all when
+    /// `None`); used to build the next checkpoint.
+    pub fn open_upto(dir: &Path, upto: Option<u64>) -> Result<Reader, Error> {
         let mut files = Vec::new();
         if dir.exists() {
             let (checkpoint, segments) = list(dir)?;
@@ -389,7 +359,7 @@ impl Reader {
             if let Some((_, p)) = checkpoint {
                 files.push((p, false));
             }
-            for s in segments.into_iter().filter(|&s| s >= after) {
+            for s in segments.into_iter().filter(|&s| s >= after && upto.is_none_or(|u| s <= u)) {
                 files.push((segment_path(dir, s), true));
             }
         }
@@ -505,14 +475,10 @@ impl Reader {
         self.cur = None;
         self.done = true;
         if !(is_last && what.starts_with("torn")) {
-            self.stats.corruption =
-                Some(format!("{what} in {} at offset {offset}", path.display()));
+            self.stats.corruption = Some(format!("{what} in {} at offset {offset}", path.display()));
         }
         if is_segment {
-            let f = OpenOptions::new()
-                .write(true)
-                .open(path)
-                .map_err(io_err("open", path))?;
+            let f = OpenOptions::new().write(true).open(path).map_err(io_err("open", path))?;
             f.set_len(offset).map_err(io_err("truncate", path))?;
             f.sync_all().map_err(io_err("fsync", path))?;
             for (p, seg) in &self.files[self.idx + 1..] {

@@ -11,20 +11,13 @@ fn read_all(dir: &Path) -> (Vec<Vec<u8>>, ReplayStats) {
 
 fn rec(i: usize) -> Vec<u8> {
     // Mix compressible and incompressible records.
-    if i % 2 == 0 {
-        vec![(i % 251) as u8; 100 + i]
-    } else {
-        (0..i * 3).map(|k| (k * 7919 % 256) as u8).collect()
-    }
+    if i % 2 == 0 { vec![(i % 251) as u8; 100 + i] } else { (0..i * 3).map(|k| (k * 7919 % 256) as u8).collect() }
 }
 
 #[test]
 fn write_and_replay_across_segments() {
     let d = tempfile::tempdir().unwrap();
-    let opts = Options {
-        segment_size: 4096,
-        ..Options::default()
-    };
+    let opts = Options { segment_size: 4096, ..Options::default() };
     let mut w = Wal::open(d.path(), opts.clone()).unwrap();
     for i in 0..200 {
         w.log(&rec(i)).unwrap();
@@ -73,11 +66,7 @@ fn torn_tail_is_repaired_silently() {
 #[test]
 fn corruption_in_the_middle_drops_the_rest_and_is_reported() {
     let d = tempfile::tempdir().unwrap();
-    let opts = Options {
-        segment_size: 1024,
-        compress: false,
-        ..Options::default()
-    };
+    let opts = Options { segment_size: 1024, compress: false, ..Options::default() };
     let mut w = Wal::open(d.path(), opts).unwrap();
     for i in 0..50 {
         w.log(&rec(i)).unwrap();
@@ -98,29 +87,26 @@ fn corruption_in_the_middle_drops_the_rest_and_is_reported() {
 #[test]
 fn checkpoint_replaces_old_segments() {
     let d = tempfile::tempdir().unwrap();
-    let opts = Options {
-        segment_size: 2048,
-        ..Options::default()
-    };
+    let opts = Options { segment_size: 2048, ..Options::default() };
     let mut w = Wal::open(d.path(), opts).unwrap();
     for i in 0..40 {
         w.log(&rec(i)).unwrap();
     }
     let upto = w.next_segment().unwrap();
     w.log(b"tail").unwrap();
+    // Reading up to the closed segment sees the old records but not the new one.
+    let mut r = Reader::open_upto(d.path(), Some(upto)).unwrap();
+    let mut n = 0;
+    while let Some(rec) = r.next_record().unwrap() {
+        assert_ne!(rec, b"tail");
+        n += 1;
+    }
+    assert_eq!(n, 40);
     let summary: Vec<Vec<u8>> = vec![b"summary-1".to_vec(), b"summary-2".to_vec()];
-    w.checkpoint(upto, summary.iter().map(|v| v.as_slice()))
-        .unwrap();
+    checkpoint(d.path(), upto, summary.into_iter(), true).unwrap();
     drop(w);
     let (recs, _) = read_all(d.path());
-    assert_eq!(
-        recs,
-        vec![
-            b"summary-1".to_vec(),
-            b"summary-2".to_vec(),
-            b"tail".to_vec()
-        ]
-    );
+    assert_eq!(recs, vec![b"summary-1".to_vec(), b"summary-2".to_vec(), b"tail".to_vec()]);
     let (cp, segs) = list(d.path()).unwrap();
     assert_eq!(cp.unwrap().0, upto);
     assert!(segs.iter().all(|&s| s > upto));
@@ -150,8 +136,5 @@ fn random_garbage_never_panics() {
 fn oversized_record_is_refused() {
     let d = tempfile::tempdir().unwrap();
     let mut w = Wal::open(d.path(), Options::default()).unwrap();
-    assert!(matches!(
-        w.log(&vec![0u8; MAX_RECORD_LEN + 1]),
-        Err(Error::RecordTooLarge(_))
-    ));
+    assert!(matches!(w.log(&vec![0u8; MAX_RECORD_LEN + 1]), Err(Error::RecordTooLarge(_))));
 }

@@ -19,8 +19,8 @@ const KIND_XOR: u8 = 2;
 /// Largest decimal exponent tried (10^15 keeps mantissas of typical values below 2^53).
 const MAX_EXP: usize = 15;
 const POW10: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
-    1e20, 1e21, 1e22,
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
 ];
 const MAX_EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
 
@@ -239,7 +239,22 @@ mod tests {
 
     #[test]
     fn decimals_and_exceptions() {
-        let s = series([0.1, 0.25, 3.125, f64::NAN, seer_model::stale_nan(), 7.0, -0.0, 1e300, 12.5, 0.3, 0.7, 0.9, 1.1, 1.3]);
+        let s = series([
+            0.1,
+            0.25,
+            3.125,
+            f64::NAN,
+            seer_model::stale_nan(),
+            7.0,
+            -0.0,
+            1e300,
+            12.5,
+            0.3,
+            0.7,
+            0.9,
+            1.1,
+            1.3,
+        ]);
         rt(&s);
     }
 

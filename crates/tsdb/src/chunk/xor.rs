@@ -195,18 +195,9 @@ pub struct XorIter<'a> {
 impl<'a> XorIter<'a> {
     /// Iterates the samples of `chunk` (bytes as produced by [`XorAppender`]).
     pub fn new(chunk: &'a [u8]) -> XorIter<'a> {
-        let (total, rest) = if chunk.len() >= 2 { (u16::from_be_bytes([chunk[0], chunk[1]]), &chunk[2..]) } else { (0, &chunk[..0]) };
+        let (total, rest) =
+            if chunk.len() >= 2 { (u16::from_be_bytes([chunk[0], chunk[1]]), &chunk[2..]) } else { (0, &chunk[..0]) };
         XorIter { r: BitReader::new(rest), total, read: 0, t: 0, t_delta: 0, v: 0, leading: 0, trailing: 0, err: None }
-    }
-
-    /// Number of samples the chunk claims to hold.
-    pub fn total(&self) -> u16 {
-        self.total
-    }
-
-    /// The error that ended iteration early, if any.
-    pub fn error(&self) -> Option<&DecodeError> {
-        self.err.as_ref()
     }
 
     fn read_uvarint(&mut self) -> Result<u64, DecodeError> {
@@ -324,7 +315,8 @@ mod tests {
 
     #[test]
     fn irregular_timestamps_and_special_values() {
-        let vals = [0.0, -0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, seer_model::stale_nan(), 1e300, -1e-300, 0.1, 0.1];
+        let vals =
+            [0.0, -0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, seer_model::stale_nan(), 1e300, -1e-300, 0.1, 0.1];
         let mut t = -5_000i64;
         let mut s = Vec::new();
         let gaps = [1i64, 15_000, 15_001, 14_000, 1 << 13, 1 << 16, 1 << 19, 1 << 30, 1 << 40, 3];

@@ -55,11 +55,7 @@ impl MemSeries {
 
     /// Timestamp of the newest in-order sample.
     pub(crate) fn last_t(&self) -> Option<i64> {
-        if !self.open.is_empty() {
-            Some(self.open.last_t())
-        } else {
-            self.closed.last().map(|c| c.maxt)
-        }
+        if !self.open.is_empty() { Some(self.open.last_t()) } else { self.closed.last().map(|c| c.maxt) }
     }
 
     fn last_v_bits(&self) -> Option<u64> {
@@ -72,7 +68,8 @@ impl MemSeries {
 
     /// Oldest sample time held.
     pub(crate) fn min_time(&self) -> Option<i64> {
-        let chunk = self.closed.first().map(|c| c.mint).or(if self.open.is_empty() { None } else { Some(self.open_mint) });
+        let chunk =
+            self.closed.first().map(|c| c.mint).or(if self.open.is_empty() { None } else { Some(self.open_mint) });
         match (chunk, self.ooo.first()) {
             (Some(a), Some(b)) => Some(a.min(b.t)),
             (a, b) => a.or(b.map(|s| s.t)),
@@ -113,9 +110,7 @@ impl MemSeries {
                 return self.insert_ooo(t, v);
             }
         }
-        if !self.open.is_empty()
-            && (self.open.len() >= MAX_SAMPLES || t >= chunk_end(self.open_mint, chunk_range))
-        {
+        if !self.open.is_empty() && (self.open.len() >= MAX_SAMPLES || t >= chunk_end(self.open_mint, chunk_range)) {
             self.close_open();
         }
         if self.open.is_empty() {

@@ -56,11 +56,6 @@ impl Symbols {
         &self.strs[id as usize]
     }
 
-    /// True while `id` names a live string.
-    pub(crate) fn is_live(&self, id: u32) -> bool {
-        self.refs.get(id as usize).is_some_and(|&r| r > 0)
-    }
-
     pub(crate) fn heap_bytes(&self) -> usize {
         let strings: usize = self.strs.iter().map(|s| s.len() + 16).sum();
         strings + self.ids.capacity() * 24 + self.strs.capacity() * 16 + self.refs.capacity() * 4

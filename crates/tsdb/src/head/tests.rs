@@ -77,7 +77,10 @@ fn select_with_all_matcher_kinds() {
     assert_eq!(h.select_ids(&[m(MatchKind::NotRegex, "job", "a.*")]), vec![ids[2], ids[3]]);
     // Absent label reads as the empty string.
     assert_eq!(h.select_ids(&[m(MatchKind::Equal, "inst", "")]), vec![ids[3]]);
-    assert_eq!(h.select_ids(&[m(MatchKind::Equal, "__name__", "m"), m(MatchKind::NotEqual, "inst", "")]), vec![ids[0], ids[1], ids[2]]);
+    assert_eq!(
+        h.select_ids(&[m(MatchKind::Equal, "__name__", "m"), m(MatchKind::NotEqual, "inst", "")]),
+        vec![ids[0], ids[1], ids[2]]
+    );
     assert_eq!(h.select_ids(&[m(MatchKind::Equal, "nope", "x")]), Vec::<u32>::new());
     assert_eq!(h.select_ids(&[m(MatchKind::Equal, "__name__", "m"), m(MatchKind::Equal, "nope", "")]).len(), 4);
 }

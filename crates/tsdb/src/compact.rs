@@ -1,0 +1,104 @@
+//! Merges blocks into one: a k-way merge of their series in label order, samples merged
+//! by time (on equal timestamps the older block's sample wins), re-encoded and recompressed.
+//! Memory use is a batch of series per input block.
+
+use crate::block::writer::BlockWriter;
+use crate::block::{Block, BlockMeta, BlockSeries, Compaction};
+use crate::error::Error;
+use seer_model::Sample;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const BATCH: u32 = 1024;
+
+struct Cursor<'a> {
+    block: &'a Block,
+    next_ordinal: u32,
+    buf: std::collections::VecDeque<BlockSeries>,
+}
+
+impl Cursor<'_> {
+    fn peek(&mut self) -> Result<Option<&BlockSeries>, Error> {
+        if self.buf.is_empty() {
+            let n = self.block.num_series() as u32;
+            if self.next_ordinal >= n {
+                return Ok(None);
+            }
+            let end = (self.next_ordinal + BATCH).min(n);
+            let ords: Vec<u32> = (self.next_ordinal..end).collect();
+            self.buf.extend(self.block.series(&ords)?);
+            self.next_ordinal = end;
+        }
+        Ok(self.buf.front())
+    }
+}
+
+/// Merges `blocks` (oldest first) into a new block in `dir`.
+pub(crate) fn merge(dir: &Path, blocks: &[Arc<Block>], zstd_level: i32) -> Result<Option<(PathBuf, BlockMeta)>, Error> {
+    let mut symbols: Vec<String> = Vec::new();
+    for b in blocks {
+        symbols.extend(b.symbols().iter().map(|s| s.to_string()));
+    }
+    symbols.sort_unstable();
+    symbols.dedup();
+    let mut sources: Vec<String> = blocks.iter().flat_map(|b| b.meta().compaction.sources.clone()).collect();
+    sources.sort();
+    sources.dedup();
+    let level = blocks.iter().map(|b| b.meta().compaction.level).max().unwrap_or(1) + 1;
+    let range_end = blocks.iter().map(|b| b.meta().max_time).max().unwrap_or(0);
+    let mut w = BlockWriter::create(dir, symbols, Compaction { level, sources }, zstd_level)?;
+
+    let mut cursors: Vec<Cursor<'_>> =
+        blocks.iter().map(|b| Cursor { block: b, next_ordinal: 0, buf: Default::default() }).collect();
+    let mut samples: Vec<Sample> = Vec::new();
+    let mut part: Vec<Sample> = Vec::new();
+    loop {
+        // Smallest label set among the cursors.
+        let mut min: Option<seer_model::Labels> = None;
+        for c in cursors.iter_mut() {
+            if let Some(s) = c.peek()? {
+                if min.as_ref().is_none_or(|m| s.labels < *m) {
+                    min = Some(s.labels.clone());
+                }
+            }
+        }
+        let Some(labels) = min else { break };
+        samples.clear();
+        for c in cursors.iter_mut() {
+            let take = matches!(c.peek()?, Some(s) if s.labels == labels);
+            if take {
+                let s = c.buf.pop_front().expect("peeked");
+                part.clear();
+                c.block.samples(&s, i64::MIN, i64::MAX, &mut part)?;
+                merge_samples(&mut samples, &part);
+            }
+        }
+        w.add_series(&labels, &samples)?;
+    }
+    w.finish(range_end)
+}
+
+/// Merges sorted `add` into sorted `acc`; on equal timestamps `acc` keeps its sample.
+pub(crate) fn merge_samples(acc: &mut Vec<Sample>, add: &[Sample]) {
+    if add.is_empty() {
+        return;
+    }
+    if acc.last().is_none_or(|l| l.t < add[0].t) {
+        acc.extend_from_slice(add);
+        return;
+    }
+    let old = std::mem::take(acc);
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < add.len() {
+        if j >= add.len() || (i < old.len() && old[i].t <= add[j].t) {
+            if j < add.len() && old[i].t == add[j].t {
+                j += 1;
+            }
+            acc.push(old[i]);
+            i += 1;
+        } else {
+            acc.push(add[j]);
+            j += 1;
+        }
+    }
+}

@@ -1,0 +1,779 @@
+//! [`Db`]: one tenant's metrics store. Owns the head, the WAL and the blocks, and runs
+//! maintenance (cutting blocks from the head, WAL checkpoints, compaction, retention) when
+//! its owner calls [`Db::maintain`].
+
+use crate::block::writer::BlockWriter;
+use crate::block::{Block, Compaction, EXT};
+use crate::error::Error;
+use crate::exemplars::Exemplars;
+use crate::head::{CreateError, Head, stable_hash_ids};
+use crate::record::{self, Record, RefExemplar, RefSample};
+use seer_model::{Limits, MetricMetadata, SeriesSamples};
+use seer_wal::{Reader, Wal};
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+/// Hours in milliseconds.
+const HOUR: i64 = 3600 * 1000;
+
+/// Storage options of one tenant.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Time range of blocks cut from the head, ms (default 2 h). Head chunks never cross a
+    /// multiple of it.
+    pub block_range: i64,
+    /// Blocks whose data is entirely older than the newest sample minus this are deleted;
+    /// 0 keeps everything (default 15 d).
+    pub retention_time: i64,
+    /// Oldest blocks are deleted while blocks and WAL together exceed this many bytes;
+    /// 0 means no size limit.
+    pub retention_size: u64,
+    /// Samples up to this much older than the newest sample of the tenant are accepted out
+    /// of order, ms; 0 refuses out-of-order samples. At most half the block range.
+    pub out_of_order_window: i64,
+    /// WAL options.
+    pub wal: seer_wal::Options,
+    /// Ingest limits.
+    pub limits: Limits,
+    /// Exemplars kept (ring buffer per tenant).
+    pub max_exemplars: usize,
+    /// zstd level for block pages.
+    pub zstd_level: i32,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            block_range: 2 * HOUR,
+            retention_time: 15 * 24 * HOUR,
+            retention_size: 0,
+            out_of_order_window: 0,
+            wal: seer_wal::Options::default(),
+            limits: Limits::default(),
+            max_exemplars: 100_000,
+            zstd_level: 3,
+        }
+    }
+}
+
+/// What an append did. Bad series and samples are skipped and counted; the rest is stored.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct AppendReport {
+    /// Samples stored.
+    pub samples_appended: u64,
+    /// Series created in the head.
+    pub series_created: u64,
+    /// Exemplars stored.
+    pub exemplars_appended: u64,
+    /// Samples refused (bad series included).
+    pub samples_rejected: u64,
+    /// Refusals by message, with an example series each, in first-seen order.
+    pub errors: Vec<RejectReason>,
+}
+
+/// One kind of refusal in an [`AppendReport`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectReason {
+    /// What was wrong, e.g. `out of order sample`.
+    pub message: String,
+    /// How many samples it affected.
+    pub samples: u64,
+    /// The first series it happened to.
+    pub example: String,
+}
+
+impl AppendReport {
+    fn reject(&mut self, message: &str, samples: u64, example: impl FnOnce() -> String) {
+        self.samples_rejected += samples;
+        if let Some(r) = self.errors.iter_mut().find(|r| r.message == message) {
+            r.samples += samples;
+            return;
+        }
+        if self.errors.len() < 16 {
+            self.errors.push(RejectReason { message: message.to_string(), samples, example: example() });
+        }
+    }
+
+    /// One line describing the refusals, for error responses.
+    pub fn error_summary(&self) -> String {
+        self.errors
+            .iter()
+            .map(|r| format!("{} ({} samples, e.g. series {})", r.message, r.samples, r.example))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// Head and storage statistics.
+#[derive(Debug, Clone, Default)]
+pub struct DbStats {
+    /// Series in the head.
+    pub head_series: u64,
+    /// Smallest sample time in the head (`i64::MAX` when empty).
+    pub head_min_time: i64,
+    /// Largest sample time in the head (`i64::MIN` when empty).
+    pub head_max_time: i64,
+    /// Approximate heap bytes of the head.
+    pub head_bytes: u64,
+    /// Number of blocks.
+    pub blocks: u64,
+    /// Bytes of all block files.
+    pub block_bytes: u64,
+    /// Bytes of WAL files.
+    pub wal_bytes: u64,
+    /// Samples appended since start.
+    pub samples_appended: u64,
+    /// Exemplars held.
+    pub exemplars: u64,
+}
+
+/// What opening a store found in its WAL.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayReport {
+    /// Records read.
+    pub records: u64,
+    /// Samples replayed into the head.
+    pub samples: u64,
+    /// Series defined.
+    pub series: u64,
+    /// Damage found and repaired, if any.
+    pub corruption: Option<String>,
+    /// Time taken.
+    pub duration: std::time::Duration,
+}
+
+/// One tenant's metrics store.
+pub struct Db {
+    dir: PathBuf,
+    opts: Options,
+    pub(crate) head: RwLock<Head>,
+    wal: Mutex<Wal>,
+    pub(crate) blocks: RwLock<Vec<Arc<Block>>>,
+    pub(crate) exemplars: Mutex<Exemplars>,
+    pub(crate) metadata: RwLock<HashMap<String, MetricMetadata>>,
+    maintenance: Mutex<()>,
+    samples_appended: AtomicU64,
+    replay: ReplayReport,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("dir", &self.dir).finish()
+    }
+}
+
+fn blocks_dir(dir: &Path) -> PathBuf {
+    dir.join("blocks")
+}
+
+fn wal_dir(dir: &Path) -> PathBuf {
+    dir.join("wal")
+}
+
+impl Db {
+    /// Opens (or creates) the store in `dir`: loads blocks, replays the WAL into the head,
+    /// and opens the WAL for appending.
+    pub fn open(dir: &Path, mut opts: Options) -> Result<Db, Error> {
+        let started = Instant::now();
+        opts.out_of_order_window = opts.out_of_order_window.clamp(0, opts.block_range / 2);
+        fs::create_dir_all(dir).map_err(Error::io("create dir", dir))?;
+        let blocks = load_blocks(&blocks_dir(dir))?;
+        let mut head = Head::new(opts.block_range);
+        head.min_valid = blocks.iter().map(|b| b.meta().max_time).max().unwrap_or(i64::MIN);
+        let mut exemplars = Exemplars::new(opts.max_exemplars);
+        let mut metadata = HashMap::new();
+        let mut replay = replay_wal(&wal_dir(dir), &mut head, &mut exemplars, &mut metadata)?;
+        let wal = Wal::open(&wal_dir(dir), opts.wal.clone())?;
+        // Series whose samples all went to blocks before the crash.
+        let min_valid = head.min_valid;
+        head.truncate(min_valid);
+        replay.duration = started.elapsed();
+        Ok(Db {
+            dir: dir.to_path_buf(),
+            opts,
+            head: RwLock::new(head),
+            wal: Mutex::new(wal),
+            blocks: RwLock::new(blocks),
+            exemplars: Mutex::new(exemplars),
+            metadata: RwLock::new(metadata),
+            maintenance: Mutex::new(()),
+            samples_appended: AtomicU64::new(0),
+            replay,
+        })
+    }
+
+    /// What the WAL replay at open found.
+    pub fn replay_report(&self) -> &ReplayReport {
+        &self.replay
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The options in effect.
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// Appends a batch: every valid series and sample is stored and logged to the WAL
+    /// before this returns; invalid ones are skipped and reported. An `Err` means the WAL
+    /// could not be written and nothing in the batch is durable.
+    pub fn append(&self, batch: &[SeriesSamples], metadata: &[MetricMetadata]) -> Result<AppendReport, Error> {
+        let mut report = AppendReport::default();
+        let mut new_series: Vec<(u32, usize)> = Vec::new();
+        let mut samples: Vec<RefSample> = Vec::with_capacity(batch.iter().map(|s| s.samples.len()).sum());
+        let mut exemplars: Vec<RefExemplar> = Vec::new();
+        let limits = &self.opts.limits;
+        let mut head = self.head.write().unwrap_or_else(|e| e.into_inner());
+        for (i, s) in batch.iter().enumerate() {
+            if let Err(e) = limits.validate(&s.labels) {
+                report.reject(&e.to_string(), s.samples.len() as u64, || s.labels.to_string());
+                continue;
+            }
+            let id = match head.get_or_create(&s.labels, limits.max_series_per_tenant) {
+                Ok((id, created)) => {
+                    if created {
+                        new_series.push((id, i));
+                        report.series_created += 1;
+                    }
+                    id
+                }
+                Err(CreateError::SeriesLimit(n)) => {
+                    let msg = format!("per-tenant series limit of {n} exceeded");
+                    report.reject(&msg, s.samples.len() as u64, || s.labels.to_string());
+                    continue;
+                }
+                Err(CreateError::IdsExhausted) => {
+                    report.reject(
+                        "series ids exhausted until the next head compaction",
+                        s.samples.len() as u64,
+                        || s.labels.to_string(),
+                    );
+                    continue;
+                }
+            };
+            for smp in &s.samples {
+                match head.append(id, smp.t, smp.v, self.opts.out_of_order_window) {
+                    Ok(()) => samples.push(RefSample { id, t: smp.t, v: smp.v }),
+                    Err(e) => report.reject(e.message(), 1, || s.labels.to_string()),
+                }
+            }
+            if !s.exemplars.is_empty() {
+                let mut ex = self.exemplars.lock().unwrap_or_else(|e| e.into_inner());
+                for e in &s.exemplars {
+                    if ex.add(&s.labels, e) {
+                        exemplars.push(RefExemplar { id, t: e.t, v: e.v, labels: e.labels.clone() });
+                    }
+                }
+            }
+        }
+        let mut changed_meta = Vec::new();
+        if !metadata.is_empty() {
+            let mut md = self.metadata.write().unwrap_or_else(|e| e.into_inner());
+            for m in metadata {
+                if md.get(&m.metric_family) != Some(m) {
+                    md.insert(m.metric_family.clone(), m.clone());
+                    changed_meta.push(m.clone());
+                }
+            }
+        }
+        report.samples_appended = samples.len() as u64;
+        report.exemplars_appended = exemplars.len() as u64;
+
+        // Log while still holding the head lock, so that a series definition always
+        // precedes, in the WAL, every sample that refers to it.
+        let mut wal = self.wal.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buf = Vec::new();
+        if !new_series.is_empty() {
+            for part in new_series.chunks(10_000) {
+                let defs: Vec<(u32, &seer_model::Labels)> =
+                    part.iter().map(|&(id, i)| (id, &batch[i].labels)).collect();
+                buf.clear();
+                record::encode_series(&mut buf, &defs);
+                wal.log(&buf)?;
+            }
+        }
+        for part in samples.chunks(50_000) {
+            buf.clear();
+            record::encode_samples(&mut buf, part);
+            wal.log(&buf)?;
+        }
+        for part in exemplars.chunks(10_000) {
+            buf.clear();
+            record::encode_exemplars(&mut buf, part);
+            wal.log(&buf)?;
+        }
+        if !changed_meta.is_empty() {
+            buf.clear();
+            record::encode_metadata(&mut buf, &changed_meta);
+            wal.log(&buf)?;
+        }
+        drop(wal);
+        drop(head);
+        self.samples_appended.fetch_add(report.samples_appended, Ordering::Relaxed);
+        Ok(report)
+    }
+
+    /// fsyncs the WAL if the interval policy says it is due.
+    pub fn sync_wal_if_due(&self) -> Result<(), Error> {
+        self.wal.lock().unwrap_or_else(|e| e.into_inner()).sync_if_due()?;
+        Ok(())
+    }
+
+    /// fsyncs the WAL now.
+    pub fn sync_wal(&self) -> Result<(), Error> {
+        self.wal.lock().unwrap_or_else(|e| e.into_inner()).sync()?;
+        Ok(())
+    }
+
+    /// Statistics.
+    pub fn stats(&self) -> DbStats {
+        let head = self.head.read().unwrap_or_else(|e| e.into_inner());
+        let blocks = self.blocks.read().unwrap_or_else(|e| e.into_inner());
+        DbStats {
+            head_series: head.num_series() as u64,
+            head_min_time: head.mint,
+            head_max_time: head.maxt,
+            head_bytes: head.heap_bytes() as u64,
+            blocks: blocks.len() as u64,
+            block_bytes: blocks.iter().map(|b| b.size()).sum(),
+            wal_bytes: dir_size(&wal_dir(&self.dir)),
+            samples_appended: self.samples_appended.load(Ordering::Relaxed),
+            exemplars: self.exemplars.lock().unwrap_or_else(|e| e.into_inner()).len() as u64,
+        }
+    }
+
+    /// The open blocks, oldest first.
+    pub fn blocks(&self) -> Vec<Arc<Block>> {
+        self.blocks.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Runs due maintenance: cuts blocks from the head while it spans more than 1.5 block
+    /// ranges, compacts blocks, and applies retention. Safe to call often; one run at a
+    /// time.
+    pub fn maintain(&self) -> Result<(), Error> {
+        let _guard = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let (mint, maxt) = {
+                let h = self.head.read().unwrap_or_else(|e| e.into_inner());
+                (h.mint, h.maxt)
+            };
+            if mint == i64::MAX || maxt.saturating_sub(mint) <= self.opts.block_range / 2 * 3 {
+                break;
+            }
+            let start = mint.div_euclid(self.opts.block_range) * self.opts.block_range;
+            self.cut_head_block(start, start + self.opts.block_range)?;
+        }
+        self.compact_blocks()?;
+        self.apply_retention()?;
+        Ok(())
+    }
+
+    /// Persists the head range `[start, end)` as a block, drops it from the head, and
+    /// checkpoints the WAL.
+    fn cut_head_block(&self, start: i64, end: i64) -> Result<(), Error> {
+        let written = self.write_head_block(&blocks_dir(&self.dir), start, end)?;
+        if let Some((path, _)) = written {
+            let b = Arc::new(Block::open(&path)?);
+            let mut blocks = self.blocks.write().unwrap_or_else(|e| e.into_inner());
+            blocks.push(b);
+            blocks.sort_by_key(|b| b.meta().min_time);
+        }
+        // Close the segment being written, so that everything logged so far is in
+        // segments that the checkpoint can replace.
+        let upto = self.wal.lock().unwrap_or_else(|e| e.into_inner()).next_segment()?;
+        let live = {
+            let mut h = self.head.write().unwrap_or_else(|e| e.into_inner());
+            h.truncate(end);
+            let mut ids: Vec<u32> = h.series.keys().copied().collect();
+            ids.sort_unstable();
+            ids
+        };
+        self.write_checkpoint(upto, &live, end)
+    }
+
+    /// Writes the head's samples in `[start, end)` into a new block file in `dir`.
+    pub(crate) fn write_head_block(
+        &self,
+        dir: &Path,
+        start: i64,
+        end: i64,
+    ) -> Result<Option<(PathBuf, crate::BlockMeta)>, Error> {
+        // 1. Under a read lock, copy the symbols and the label ids of the series that have
+        //    data in range. Sorting happens outside the lock on symbol ranks.
+        let (symbols, mut series) = {
+            let h = self.head.read().unwrap_or_else(|e| e.into_inner());
+            let mut syms: Vec<(String, u32)> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            let mut series: Vec<(u32, Box<[u32]>)> = Vec::new();
+            for (&id, s) in h.series.iter() {
+                let (Some(a), Some(b)) = (s.min_time(), s.max_time()) else { continue };
+                if b < start || a >= end {
+                    continue;
+                }
+                for &sym in s.labels.iter() {
+                    if seen.insert(sym) {
+                        syms.push((h.symbols.get(sym).to_string(), sym));
+                    }
+                }
+                series.push((id, s.labels.clone()));
+            }
+            (syms, series)
+        };
+        if series.is_empty() {
+            return Ok(None);
+        }
+        let mut symbols = symbols;
+        symbols.sort_unstable();
+        let mut rank: HashMap<u32, u32> = HashMap::with_capacity(symbols.len());
+        for (i, (_, id)) in symbols.iter().enumerate() {
+            rank.insert(*id, i as u32);
+        }
+        for (_, labels) in series.iter_mut() {
+            for sym in labels.iter_mut() {
+                *sym = rank[sym];
+            }
+        }
+        series.sort_unstable_by(|a, b| a.1.cmp(&b.1));
+        let names: Vec<String> = symbols.into_iter().map(|(s, _)| s).collect();
+        let mut w = BlockWriter::create(
+            dir,
+            names.clone(),
+            Compaction { level: 1, sources: Vec::new() },
+            self.opts.zstd_level,
+        )?;
+        // 2. In batches, copy the samples under a read lock and write them outside it.
+        let mut out = Vec::new();
+        for part in series.chunks(2048) {
+            let mut batch = Vec::with_capacity(part.len());
+            {
+                let h = self.head.read().unwrap_or_else(|e| e.into_inner());
+                for (id, ranks) in part {
+                    out.clear();
+                    h.samples(*id, start, end - 1, &mut out);
+                    batch.push((ranks, out.clone()));
+                }
+            }
+            for (ranks, samples) in batch {
+                let pairs = ranks
+                    .chunks_exact(2)
+                    .map(|p| seer_model::Label {
+                        name: names[p[0] as usize].clone(),
+                        value: names[p[1] as usize].clone(),
+                    })
+                    .collect();
+                w.add_series(&seer_model::Labels::from_sorted(pairs), &samples)?;
+            }
+        }
+        w.finish(end)
+    }
+
+    /// Rewrites the WAL up to segment `upto` as a checkpoint holding the definitions of
+    /// `live` series (sorted) and the samples and exemplars at or after `mint`.
+    fn write_checkpoint(&self, upto: u64, live: &[u32], mint: i64) -> Result<(), Error> {
+        let dir = wal_dir(&self.dir);
+        let mut reader = Reader::open_upto(&dir, Some(upto))?;
+        let is_live = |id: u32| live.binary_search(&id).is_ok();
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        let mut err: Option<Error> = None;
+        // Stream: filter each record and hand it to the checkpoint writer. Records are
+        // collected in bounded groups to keep memory flat.
+        let records = std::iter::from_fn(|| {
+            loop {
+                if let Some(r) = out.pop() {
+                    return Some(r);
+                }
+                let rec = match reader.next_record() {
+                    Ok(Some(r)) => r,
+                    Ok(None) => return None,
+                    Err(e) => {
+                        err = Some(e.into());
+                        return None;
+                    }
+                };
+                let Ok(decoded) = record::decode(rec) else { continue };
+                let mut buf = Vec::new();
+                match decoded {
+                    Record::Series(s) => {
+                        let keep: Vec<(u32, &seer_model::Labels)> =
+                            s.iter().filter(|x| is_live(x.id)).map(|x| (x.id, &x.labels)).collect();
+                        if !keep.is_empty() {
+                            record::encode_series(&mut buf, &keep);
+                        }
+                    }
+                    Record::Samples(s) => {
+                        let keep: Vec<RefSample> = s.into_iter().filter(|x| x.t >= mint && is_live(x.id)).collect();
+                        if !keep.is_empty() {
+                            record::encode_samples(&mut buf, &keep);
+                        }
+                    }
+                    Record::Exemplars(s) => {
+                        let keep: Vec<RefExemplar> = s.into_iter().filter(|x| x.t >= mint && is_live(x.id)).collect();
+                        if !keep.is_empty() {
+                            record::encode_exemplars(&mut buf, &keep);
+                        }
+                    }
+                    Record::Metadata(m) => record::encode_metadata(&mut buf, &m),
+                }
+                if !buf.is_empty() {
+                    out.push(buf);
+                }
+            }
+        });
+        seer_wal::checkpoint(&dir, upto, records, self.opts.wal.compress)?;
+        if let Some(e) = err {
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Merges adjacent blocks into larger ones: blocks that fall in one aligned window of 3,
+    /// 9, 27... block ranges (up to a tenth of the retention, at most 31 days) are merged
+    /// once a newer block exists past that window.
+    fn compact_blocks(&self) -> Result<(), Error> {
+        loop {
+            let blocks = self.blocks();
+            let Some(newest) = blocks.iter().map(|b| b.meta().max_time).max() else { return Ok(()) };
+            let max_range = if self.opts.retention_time > 0 {
+                (self.opts.retention_time / 10).min(31 * 24 * HOUR)
+            } else {
+                31 * 24 * HOUR
+            };
+            let mut plan: Option<Vec<Arc<Block>>> = None;
+            let mut range = self.opts.block_range * 3;
+            while range <= max_range && plan.is_none() {
+                let mut groups: HashMap<i64, Vec<Arc<Block>>> = HashMap::new();
+                for b in &blocks {
+                    let m = b.meta();
+                    let w = m.min_time.div_euclid(range);
+                    // Only blocks entirely inside one window.
+                    if (m.max_time - 1).div_euclid(range) == w {
+                        groups.entry(w).or_default().push(b.clone());
+                    }
+                }
+                let mut keys: Vec<i64> = groups.keys().copied().collect();
+                keys.sort_unstable();
+                for w in keys {
+                    let g = &groups[&w];
+                    if g.len() >= 2 && (w + 1) * range <= newest {
+                        plan = Some(g.clone());
+                        break;
+                    }
+                }
+                range *= 3;
+            }
+            let Some(group) = plan else { return Ok(()) };
+            self.merge_blocks(&group)?;
+        }
+    }
+
+    fn merge_blocks(&self, group: &[Arc<Block>]) -> Result<(), Error> {
+        let dir = blocks_dir(&self.dir);
+        let written = crate::compact::merge(&dir, group, self.opts.zstd_level)?;
+        let mut blocks = self.blocks.write().unwrap_or_else(|e| e.into_inner());
+        if let Some((path, _)) = written {
+            blocks.push(Arc::new(Block::open(&path)?));
+        }
+        let old: Vec<PathBuf> = group.iter().map(|b| b.path().to_path_buf()).collect();
+        blocks.retain(|b| !old.iter().any(|p| p == b.path()));
+        blocks.sort_by_key(|b| b.meta().min_time);
+        drop(blocks);
+        for p in old {
+            fs::remove_file(&p).map_err(Error::io("remove", &p))?;
+        }
+        Ok(())
+    }
+
+    fn apply_retention(&self) -> Result<(), Error> {
+        let blocks = self.blocks();
+        if blocks.is_empty() {
+            return Ok(());
+        }
+        let head_maxt = self.head.read().unwrap_or_else(|e| e.into_inner()).maxt;
+        let newest = blocks.iter().map(|b| b.meta().max_time).max().unwrap_or(i64::MIN).max(head_maxt);
+        let mut doomed: Vec<PathBuf> = Vec::new();
+        if self.opts.retention_time > 0 {
+            for b in &blocks {
+                if b.meta().max_time <= newest - self.opts.retention_time {
+                    doomed.push(b.path().to_path_buf());
+                }
+            }
+        }
+        if self.opts.retention_size > 0 {
+            let wal = dir_size(&wal_dir(&self.dir));
+            let mut total: u64 = wal + blocks.iter().map(|b| b.size()).sum::<u64>();
+            for b in &blocks {
+                // Oldest first.
+                if total <= self.opts.retention_size {
+                    break;
+                }
+                if !doomed.iter().any(|p| p == b.path()) {
+                    doomed.push(b.path().to_path_buf());
+                }
+                total = total.saturating_sub(b.size());
+            }
+        }
+        if doomed.is_empty() {
+            return Ok(());
+        }
+        self.blocks.write().unwrap_or_else(|e| e.into_inner()).retain(|b| !doomed.iter().any(|p| p == b.path()));
+        for p in doomed {
+            fs::remove_file(&p).map_err(Error::io("remove", &p))?;
+        }
+        Ok(())
+    }
+
+    /// Writes a consistent copy of the store into `dir`: hard links to every block, plus,
+    /// unless `skip_head`, the head's data as one more block (the head itself is untouched).
+    pub fn snapshot(&self, dir: &Path, skip_head: bool) -> Result<(), Error> {
+        let _guard = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
+        fs::create_dir_all(dir).map_err(Error::io("create dir", dir))?;
+        for b in self.blocks() {
+            let target = dir.join(b.path().file_name().unwrap_or_default());
+            if fs::hard_link(b.path(), &target).is_err() {
+                fs::copy(b.path(), &target).map_err(Error::io("copy", b.path()))?;
+            }
+        }
+        if !skip_head {
+            let (mint, maxt) = {
+                let h = self.head.read().unwrap_or_else(|e| e.into_inner());
+                (h.mint, h.maxt)
+            };
+            if mint != i64::MAX {
+                self.write_head_block(dir, mint, maxt + 1)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forces the whole head into blocks (as a shutdown or an operator would), aligned to
+    /// block ranges, and checkpoints the WAL.
+    pub fn flush_head(&self) -> Result<(), Error> {
+        let _guard = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let (mint, maxt) = {
+                let h = self.head.read().unwrap_or_else(|e| e.into_inner());
+                (h.mint, h.maxt)
+            };
+            if mint == i64::MAX || mint > maxt {
+                return Ok(());
+            }
+            let start = mint.div_euclid(self.opts.block_range) * self.opts.block_range;
+            self.cut_head_block(start, start + self.opts.block_range)?;
+        }
+    }
+
+    /// fsyncs and closes the WAL.
+    pub fn close(self) -> Result<(), Error> {
+        let wal = self.wal.into_inner().unwrap_or_else(|e| e.into_inner());
+        wal.close()?;
+        Ok(())
+    }
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .map(|rd| rd.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .unwrap_or(0)
+}
+
+/// Opens every block in `dir`, removing leftovers of interrupted writes and blocks that a
+/// finished compaction already replaced.
+fn load_blocks(dir: &Path) -> Result<Vec<Arc<Block>>, Error> {
+    fs::create_dir_all(dir).map_err(Error::io("create dir", dir))?;
+    let mut blocks = Vec::new();
+    for entry in fs::read_dir(dir).map_err(Error::io("list", dir))? {
+        let entry = entry.map_err(Error::io("list", dir))?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.ends_with(".tmp") {
+            let _ = fs::remove_file(&path);
+            continue;
+        }
+        if !name.ends_with(&format!(".{EXT}")) {
+            continue;
+        }
+        blocks.push(Arc::new(Block::open(&path)?));
+    }
+    // A crash between writing a merged block and deleting its parents leaves both: the
+    // parents' sources are a subset of the merged block's.
+    let mut doomed = Vec::new();
+    for b in &blocks {
+        let m = b.meta();
+        for other in &blocks {
+            let o = other.meta();
+            if o.ulid != m.ulid
+                && o.compaction.level > m.compaction.level
+                && m.compaction.sources.iter().all(|s| o.compaction.sources.contains(s))
+            {
+                doomed.push(b.path().to_path_buf());
+                break;
+            }
+        }
+    }
+    blocks.retain(|b| !doomed.iter().any(|p| p == b.path()));
+    for p in doomed {
+        fs::remove_file(&p).map_err(Error::io("remove", &p))?;
+    }
+    blocks.sort_by_key(|b| b.meta().min_time);
+    Ok(blocks)
+}
+
+fn replay_wal(
+    dir: &Path,
+    head: &mut Head,
+    exemplars: &mut Exemplars,
+    metadata: &mut HashMap<String, MetricMetadata>,
+) -> Result<ReplayReport, Error> {
+    let mut report = ReplayReport::default();
+    let mut reader = Reader::open(dir)?;
+    while let Some(rec) = reader.next_record()? {
+        let Ok(decoded) = record::decode(rec) else { continue };
+        match decoded {
+            Record::Series(series) => {
+                for s in series {
+                    report.series += 1;
+                    if let Some(existing) = head.series.get(&s.id) {
+                        if stable_hash_ids(&head.symbols, &existing.labels) == s.labels.stable_hash() {
+                            continue;
+                        }
+                    }
+                    let hash = s.labels.stable_hash();
+                    head.insert(s.id, &s.labels, hash);
+                }
+            }
+            Record::Samples(samples) => {
+                for s in samples {
+                    if s.t < head.min_valid {
+                        continue;
+                    }
+                    // Accepted once, so accept again whatever the window is now.
+                    if head.append(s.id, s.t, s.v, i64::MAX).is_ok() {
+                        report.samples += 1;
+                    }
+                }
+            }
+            Record::Exemplars(ex) => {
+                for e in ex {
+                    if let Some(labels) = head.labels_of(e.id) {
+                        exemplars.add(&labels, &seer_model::Exemplar { labels: e.labels, t: e.t, v: e.v });
+                    }
+                }
+            }
+            Record::Metadata(md) => {
+                for m in md {
+                    metadata.insert(m.metric_family.clone(), m);
+                }
+            }
+        }
+    }
+    report.records = reader.stats().records;
+    report.corruption = reader.stats().corruption.clone();
+    Ok(report)
+}

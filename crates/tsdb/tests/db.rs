@@ -1,0 +1,216 @@
+//! Store-level scenarios: restart, block cutting, compaction, retention, out-of-order
+//! samples, crash recovery and tenant isolation.
+
+use seer_model::{Exemplar, Labels, MatchKind, Matcher, MetricMetadata, MetricType, Sample, SeriesSamples, TenantId};
+use seer_tsdb::{Db, Options, Storage};
+
+const MIN: i64 = 60_000;
+const HOUR: i64 = 60 * MIN;
+
+fn labels(name: &str, i: usize) -> Labels {
+    Labels::from_pairs([("__name__", name.to_string()), ("instance", format!("host-{i}")), ("job", "node".into())])
+}
+
+fn batch(t: i64, n: usize) -> Vec<SeriesSamples> {
+    (0..n)
+        .map(|i| SeriesSamples {
+            labels: labels("metric_a", i),
+            samples: vec![Sample { t, v: (t / 1000) as f64 + i as f64 }],
+            exemplars: vec![],
+        })
+        .collect()
+}
+
+fn fill(db: &Db, from: i64, to: i64, step: i64, n: usize) -> u64 {
+    let mut total = 0;
+    let mut t = from;
+    while t < to {
+        let r = db.append(&batch(t, n), &[]).unwrap();
+        assert_eq!(r.samples_rejected, 0, "{:?}", r.errors);
+        total += r.samples_appended;
+        t += step;
+    }
+    total
+}
+
+fn count(db: &Db, mint: i64, maxt: i64) -> usize {
+    let m = Matcher::equal("__name__", "metric_a");
+    db.select(&[m], mint, maxt).unwrap().iter().map(|s| s.samples.len()).sum()
+}
+
+fn check_values(db: &Db, n: usize) {
+    let m = Matcher::equal("__name__", "metric_a");
+    for s in db.select(&[m], i64::MIN, i64::MAX).unwrap() {
+        let i: usize = s.labels.get("instance").unwrap()[5..].parse().unwrap();
+        assert!(i < n);
+        for w in s.samples.windows(2) {
+            assert!(w[0].t < w[1].t);
+        }
+        for smp in &s.samples {
+            assert_eq!(smp.v, (smp.t / 1000) as f64 + i as f64);
+        }
+    }
+}
+
+#[test]
+fn restart_replays_the_wal() {
+    let d = tempfile::tempdir().unwrap();
+    let db = Db::open(d.path(), Options::default()).unwrap();
+    let n = fill(&db, 0, 30 * MIN, 15_000, 50);
+    db.append(
+        &[],
+        &[MetricMetadata {
+            metric_family: "metric_a".into(),
+            kind: MetricType::Gauge,
+            help: "h".into(),
+            unit: "".into(),
+        }],
+    )
+    .unwrap();
+    drop(db); // no close: as after kill -9, only what reached the kernel is there
+    let db = Db::open(d.path(), Options::default()).unwrap();
+    assert_eq!(count(&db, i64::MIN, i64::MAX) as u64, n);
+    assert_eq!(db.replay_report().samples, n);
+    assert_eq!(db.metadata()[0].kind, MetricType::Gauge);
+    check_values(&db, 50);
+    // Appending after the restart continues the same series.
+    fill(&db, 30 * MIN, 31 * MIN, 15_000, 50);
+    assert_eq!(db.stats().head_series, 50);
+}
+
+#[test]
+fn head_is_cut_into_blocks_and_queries_span_both() {
+    let d = tempfile::tempdir().unwrap();
+    let db = Db::open(d.path(), Options::default()).unwrap();
+    let n = fill(&db, 0, 5 * HOUR, 30_000, 20);
+    db.maintain().unwrap();
+    let st = db.stats();
+    assert_eq!(st.blocks, 1, "{st:?}");
+    assert!(st.head_min_time >= 2 * HOUR);
+    assert_eq!(count(&db, i64::MIN, i64::MAX) as u64, n);
+    // A range crossing the block/head boundary.
+    assert_eq!(count(&db, 2 * HOUR - 60_000, 2 * HOUR + 60_000), 20 * 5);
+    check_values(&db, 20);
+    // Series, label names and values come from both.
+    let m = [Matcher::new(MatchKind::Regex, "instance", "host-1.*").unwrap()];
+    assert_eq!(db.series(&m, 0, HOUR).unwrap().len(), 11);
+    assert_eq!(db.label_names(&[], 0, HOUR).unwrap(), vec!["__name__", "instance", "job"]);
+    assert_eq!(db.label_values("job", &[], 0, 10 * HOUR).unwrap(), vec!["node"]);
+    // Restart: blocks are loaded, the WAL checkpoint restores the rest of the head.
+    drop(db);
+    let db = Db::open(d.path(), Options::default()).unwrap();
+    assert_eq!(count(&db, i64::MIN, i64::MAX) as u64, n);
+    check_values(&db, 20);
+    // Samples in the range already persisted are refused.
+    let r = db.append(&batch(HOUR, 1), &[]).unwrap();
+    assert_eq!(r.errors[0].message, "out of bounds");
+}
+
+#[test]
+fn blocks_are_compacted_and_retention_deletes_old_ones() {
+    let d = tempfile::tempdir().unwrap();
+    let opts = Options { retention_time: 72 * HOUR, ..Options::default() };
+    let db = Db::open(d.path(), opts.clone()).unwrap();
+    let mut t = 0;
+    let mut appended = 0;
+    while t < 100 * HOUR {
+        appended += fill(&db, t, t + HOUR, 5 * MIN, 10);
+        db.maintain().unwrap();
+        t += HOUR;
+    }
+    let blocks = db.blocks();
+    assert!(blocks.iter().any(|b| b.meta().compaction.level > 1), "{blocks:?}");
+    // Retention: nothing that ends more than 72 h before the newest sample survives.
+    let newest = db.stats().head_max_time;
+    assert!(blocks.iter().all(|b| b.meta().max_time > newest - 72 * HOUR));
+    let kept = count(&db, i64::MIN, i64::MAX) as u64;
+    assert!(kept < appended && kept > 0);
+    // Every 5-minute sample within the retained range is there exactly once.
+    let first = db.blocks()[0].meta().min_time;
+    assert_eq!(count(&db, first, newest) as i64, (newest - first) / (5 * MIN) * 10 + 10);
+    drop(db);
+    let db = Db::open(d.path(), opts).unwrap();
+    assert_eq!(count(&db, i64::MIN, i64::MAX) as u64, kept);
+}
+
+#[test]
+fn out_of_order_window() {
+    let d = tempfile::tempdir().unwrap();
+    let opts = Options { out_of_order_window: 10 * MIN, ..Options::default() };
+    let db = Db::open(d.path(), opts.clone()).unwrap();
+    fill(&db, 20 * MIN, 30 * MIN, MIN, 1);
+    let old = |t| {
+        vec![SeriesSamples {
+            labels: labels("metric_a", 0),
+            samples: vec![Sample { t, v: (t / 1000) as f64 }],
+            exemplars: vec![],
+        }]
+    };
+    assert_eq!(db.append(&old(25 * MIN + 1000), &[]).unwrap().samples_appended, 1);
+    assert_eq!(db.append(&old(5 * MIN), &[]).unwrap().errors[0].message, "too old sample");
+    drop(db);
+    let db = Db::open(d.path(), opts).unwrap();
+    assert_eq!(count(&db, i64::MIN, i64::MAX), 11);
+    check_values(&db, 1);
+    // Without a window the same sample is refused.
+    let d2 = tempfile::tempdir().unwrap();
+    let db2 = Db::open(d2.path(), Options::default()).unwrap();
+    fill(&db2, 20 * MIN, 30 * MIN, MIN, 1);
+    assert_eq!(db2.append(&old(25 * MIN + 1000), &[]).unwrap().errors[0].message, "out of order sample");
+}
+
+#[test]
+fn invalid_series_are_reported_and_the_rest_is_kept() {
+    let d = tempfile::tempdir().unwrap();
+    let db = Db::open(d.path(), Options::default()).unwrap();
+    let mut b = batch(1000, 3);
+    b[1].labels = Labels::from_pairs([("job", "no-name")]);
+    let r = db.append(&b, &[]).unwrap();
+    assert_eq!(r.samples_appended, 2);
+    assert_eq!(r.samples_rejected, 1);
+    assert!(r.error_summary().contains("has no metric name"), "{}", r.error_summary());
+}
+
+#[test]
+fn exemplars_survive_restart() {
+    let d = tempfile::tempdir().unwrap();
+    let db = Db::open(d.path(), Options::default()).unwrap();
+    let mut b = batch(1000, 1);
+    b[0].exemplars.push(Exemplar { labels: Labels::from_pairs([("trace_id", "abc")]), t: 1000, v: 0.5 });
+    assert_eq!(db.append(&b, &[]).unwrap().exemplars_appended, 1);
+    drop(db);
+    let db = Db::open(d.path(), Options::default()).unwrap();
+    let ex = db.exemplars(&[Matcher::equal("__name__", "metric_a")], 0, 2000);
+    assert_eq!(ex.len(), 1);
+    assert_eq!(ex[0].1[0].labels.get("trace_id"), Some("abc"));
+}
+
+#[test]
+fn snapshot_and_flush() {
+    let d = tempfile::tempdir().unwrap();
+    let db = Db::open(&d.path().join("db"), Options::default()).unwrap();
+    let n = fill(&db, 0, 3 * HOUR, MIN, 5);
+    db.snapshot(&d.path().join("snap"), false).unwrap();
+    let snap: Vec<_> = std::fs::read_dir(d.path().join("snap")).unwrap().collect();
+    assert_eq!(snap.len(), 1);
+    db.flush_head().unwrap();
+    assert_eq!(db.stats().head_series, 0);
+    assert_eq!(db.blocks().len(), 2);
+    assert_eq!(count(&db, i64::MIN, i64::MAX) as u64, n);
+}
+
+#[test]
+fn tenants_are_isolated() {
+    let d = tempfile::tempdir().unwrap();
+    let s = Storage::open(d.path(), Options::default()).unwrap();
+    let a = TenantId::new("a").unwrap();
+    let b = TenantId::new("b").unwrap();
+    fill(&s.tenant(&a).unwrap(), 0, MIN, 15_000, 3);
+    assert_eq!(count(&s.tenant(&a).unwrap(), i64::MIN, i64::MAX), 12);
+    assert!(s.existing(&b).is_none());
+    assert_eq!(count(&s.tenant(&b).unwrap(), i64::MIN, i64::MAX), 0);
+    drop(s);
+    let s = Storage::open(d.path(), Options::default()).unwrap();
+    assert_eq!(s.tenants().len(), 2);
+    assert_eq!(count(&s.existing(&a).unwrap(), i64::MIN, i64::MAX), 12);
+}
