@@ -1,0 +1,226 @@
+//! Prometheus remote write 1.0: snappy-compressed `prometheus.WriteRequest`.
+
+use crate::proto::prompb::{self, MetricType as PbType, WriteRequest};
+use crate::{DecodeError, Rejected, reject, snappy_decompress};
+use prost::Message;
+use seer_model::{Exemplar, Label, Labels, MetricMetadata, MetricType, Sample, SeriesSamples};
+
+/// Longest exemplar label set, in characters (names and values), as OpenMetrics allows.
+pub const MAX_EXEMPLAR_LABEL_CHARS: usize = 128;
+
+/// A decoded write request.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct WriteBatch {
+    /// Series with samples and exemplars.
+    pub series: Vec<SeriesSamples>,
+    /// Metadata of metric families.
+    pub metadata: Vec<MetricMetadata>,
+    /// Series refused while decoding (bad label sets, unsupported sample kinds).
+    pub rejected: Vec<Rejected>,
+    /// Exemplars dropped (too long label sets); never an error, as in Prometheus.
+    pub exemplars_dropped: u64,
+}
+
+impl WriteBatch {
+    /// Total samples in the batch.
+    pub fn num_samples(&self) -> usize {
+        self.series.iter().map(|s| s.samples.len()).sum()
+    }
+}
+
+/// Decodes a snappy-compressed `WriteRequest` whose decompressed size may not exceed
+/// `max_decompressed` bytes.
+pub fn decode(body: &[u8], max_decompressed: usize) -> Result<WriteBatch, DecodeError> {
+    let raw = snappy_decompress(body, max_decompressed)?;
+    let req = WriteRequest::decode(raw.as_slice()).map_err(|e| DecodeError::Protobuf(e.to_string()))?;
+    Ok(convert(req))
+}
+
+fn labels_of(pb: Vec<prompb::Label>) -> Result<Labels, String> {
+    let pairs: Vec<Label> = pb.into_iter().map(|l| Label { name: l.name, value: l.value }).collect();
+    let labels = Labels::from_pairs_checked(pairs).map_err(|n| format!("label name {n:?} is not unique"))?;
+    if labels.is_empty() {
+        return Err("empty label set".to_string());
+    }
+    if labels.iter().any(|l| l.name.is_empty()) {
+        return Err("empty label name".to_string());
+    }
+    Ok(labels)
+}
+
+/// Converts a decoded request into Seer's model.
+pub fn convert(req: WriteRequest) -> WriteBatch {
+    let mut batch = WriteBatch::default();
+    batch.series.reserve(req.timeseries.len());
+    for ts in req.timeseries {
+        let n = (ts.samples.len() + ts.histograms.len()) as u64;
+        let labels = match labels_of(ts.labels) {
+            Ok(l) => l,
+            Err(msg) => {
+                reject(&mut batch.rejected, msg, n);
+                continue;
+            }
+        };
+        if !ts.histograms.is_empty() {
+            reject(
+                &mut batch.rejected,
+                "native histogram samples are not supported by this version of Seer".to_string(),
+                ts.histograms.len() as u64,
+            );
+        }
+        if ts.samples.is_empty() {
+            continue;
+        }
+        let samples: Vec<Sample> = ts.samples.iter().map(|s| Sample { t: s.timestamp, v: s.value }).collect();
+        let mut exemplars = Vec::with_capacity(ts.exemplars.len());
+        for e in ts.exemplars {
+            let chars: usize = e.labels.iter().map(|l| l.name.chars().count() + l.value.chars().count()).sum();
+            let Ok(el) = Labels::from_pairs_checked(
+                e.labels.into_iter().map(|l| Label { name: l.name, value: l.value }).collect(),
+            ) else {
+                batch.exemplars_dropped += 1;
+                continue;
+            };
+            if chars > MAX_EXEMPLAR_LABEL_CHARS {
+                batch.exemplars_dropped += 1;
+                continue;
+            }
+            // A zero timestamp means "none": use the series' newest sample time.
+            let t = if e.timestamp != 0 { e.timestamp } else { samples.iter().map(|s| s.t).max().unwrap_or(0) };
+            exemplars.push(Exemplar { labels: el, t, v: e.value });
+        }
+        batch.series.push(SeriesSamples { labels, samples, exemplars });
+    }
+    for m in req.metadata {
+        if m.metric_family_name.is_empty() {
+            continue;
+        }
+        let kind = match PbType::try_from(m.r#type).unwrap_or(PbType::Unknown) {
+            PbType::Unknown => MetricType::Unknown,
+            PbType::Counter => MetricType::Counter,
+            PbType::Gauge => MetricType::Gauge,
+            PbType::Histogram => MetricType::Histogram,
+            PbType::Gaugehistogram => MetricType::GaugeHistogram,
+            PbType::Summary => MetricType::Summary,
+            PbType::Info => MetricType::Info,
+            PbType::Stateset => MetricType::StateSet,
+        };
+        batch.metadata.push(MetricMetadata { metric_family: m.metric_family_name, kind, help: m.help, unit: m.unit });
+    }
+    batch
+}
+
+/// Encodes a batch as a snappy-compressed `WriteRequest` (for tests, benchmarks and the
+/// forwarding agent).
+pub fn encode(series: &[SeriesSamples], metadata: &[MetricMetadata]) -> Vec<u8> {
+    let req = WriteRequest {
+        timeseries: series
+            .iter()
+            .map(|s| prompb::TimeSeries {
+                labels: s
+                    .labels
+                    .iter()
+                    .map(|l| prompb::Label { name: l.name.clone(), value: l.value.clone() })
+                    .collect(),
+                samples: s.samples.iter().map(|x| prompb::Sample { value: x.v, timestamp: x.t }).collect(),
+                exemplars: s
+                    .exemplars
+                    .iter()
+                    .map(|e| prompb::Exemplar {
+                        labels: e
+                            .labels
+                            .iter()
+                            .map(|l| prompb::Label { name: l.name.clone(), value: l.value.clone() })
+                            .collect(),
+                        value: e.v,
+                        timestamp: e.t,
+                    })
+                    .collect(),
+                histograms: vec![],
+            })
+            .collect(),
+        metadata: metadata
+            .iter()
+            .map(|m| prompb::MetricMetadata {
+                r#type: match m.kind {
+                    MetricType::Unknown => 0,
+                    MetricType::Counter => 1,
+                    MetricType::Gauge => 2,
+                    MetricType::Histogram => 3,
+                    MetricType::GaugeHistogram => 4,
+                    MetricType::Summary => 5,
+                    MetricType::Info => 6,
+                    MetricType::StateSet => 7,
+                },
+                metric_family_name: m.metric_family.clone(),
+                help: m.help.clone(),
+                unit: m.unit.clone(),
+            })
+            .collect(),
+    };
+    snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).expect("snappy compression of a Vec cannot fail")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pb_label(n: &str, v: &str) -> prompb::Label {
+        prompb::Label { name: n.into(), value: v.into() }
+    }
+
+    #[test]
+    fn round_trip() {
+        let s = vec![SeriesSamples {
+            labels: Labels::from_pairs([("__name__", "up"), ("job", "a")]),
+            samples: vec![Sample { t: 1, v: 1.0 }, Sample { t: 2, v: seer_model::stale_nan() }],
+            exemplars: vec![Exemplar { labels: Labels::from_pairs([("trace_id", "abc")]), t: 2, v: 3.0 }],
+        }];
+        let md = vec![MetricMetadata {
+            metric_family: "up".into(),
+            kind: MetricType::Gauge,
+            help: "h".into(),
+            unit: String::new(),
+        }];
+        let b = decode(&encode(&s, &md), 1 << 20).unwrap();
+        assert_eq!(b.metadata, md);
+        assert_eq!(b.series[0].labels, s[0].labels);
+        assert!(seer_model::is_stale_nan(b.series[0].samples[1].v));
+        assert_eq!(b.series[0].exemplars, s[0].exemplars);
+    }
+
+    #[test]
+    fn bad_series_are_rejected_individually() {
+        let req = WriteRequest {
+            timeseries: vec![
+                prompb::TimeSeries {
+                    labels: vec![pb_label("z", "1"), pb_label("__name__", "ok"), pb_label("empty", "")],
+                    samples: vec![prompb::Sample { value: 1.0, timestamp: 5 }],
+                    ..Default::default()
+                },
+                prompb::TimeSeries {
+                    labels: vec![pb_label("a", "1"), pb_label("a", "2")],
+                    samples: vec![prompb::Sample { value: 1.0, timestamp: 5 }],
+                    ..Default::default()
+                },
+                prompb::TimeSeries { labels: vec![], samples: vec![prompb::Sample::default()], ..Default::default() },
+            ],
+            metadata: vec![],
+        };
+        let b = convert(req);
+        assert_eq!(b.series.len(), 1);
+        assert_eq!(b.series[0].labels.to_string(), r#"{__name__="ok", z="1"}"#);
+        assert_eq!(b.rejected.len(), 2);
+        assert!(b.rejected[0].message.contains("not unique"));
+        assert_eq!(b.rejected[1].message, "empty label set");
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        assert!(matches!(decode(b"hello world", 1 << 20), Err(DecodeError::Snappy(_))));
+        let bad = snap::raw::Encoder::new().compress_vec(&[0xff, 0xff, 0xff, 0xff]).unwrap();
+        assert!(matches!(decode(&bad, 1 << 20), Err(DecodeError::Protobuf(_))));
+        let empty = snap::raw::Encoder::new().compress_vec(&[]).unwrap();
+        assert_eq!(decode(&empty, 1 << 20).unwrap(), WriteBatch::default());
+    }
+}
