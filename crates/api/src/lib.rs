@@ -1,0 +1,145 @@
+//! Seer's network edge: one HTTP router for every compatible API (Prometheus remote write
+//! and HTTP API, OTLP/HTTP, lifecycle endpoints, Seer's own metrics) and the OTLP gRPC
+//! services. One file per compatible API; each maps its errors to the peer's format.
+//!
+//! Owns: routes, request limits, content negotiation, tenant extraction, and the wording
+//! and status codes of responses.
+//! Must not: contain query or storage logic (it calls `seer-tsdb`, `seer-ingest` and
+//! `seer-agent`), or block the async runtime (storage calls run in `spawn_blocking`).
+
+mod lifecycle;
+mod otlp;
+mod prometheus;
+mod remote_write;
+pub mod selector;
+mod telemetry;
+pub mod timeparam;
+
+pub use otlp::OtlpMetricsGrpc;
+pub use telemetry::Telemetry;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use seer_model::TenantId;
+use seer_tsdb::Storage;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::{mpsc, oneshot};
+
+/// Request size limits.
+#[derive(Clone, Debug)]
+pub struct ApiLimits {
+    /// Largest request body as received (compressed), bytes.
+    pub max_request_bytes: usize,
+    /// Largest request body after decompression, bytes.
+    pub max_decompressed_bytes: usize,
+}
+
+impl Default for ApiLimits {
+    fn default() -> ApiLimits {
+        ApiLimits { max_request_bytes: 64 << 20, max_decompressed_bytes: 256 << 20 }
+    }
+}
+
+/// A request to reload the configuration; the answer is the reload's outcome.
+pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
+
+/// Shared state of all handlers.
+pub struct AppState {
+    storage: OnceLock<Arc<Storage>>,
+    scrape: OnceLock<seer_agent::Manager>,
+    /// Size limits.
+    pub limits: ApiLimits,
+    /// Channel to the process' reload loop.
+    pub reload: Option<mpsc::Sender<ReloadRequest>>,
+    /// Request and ingest counters.
+    pub telemetry: Telemetry,
+    /// Data directory (snapshots go below it).
+    pub data_dir: PathBuf,
+    /// Tenant of requests without `X-Scope-OrgID`.
+    pub default_tenant: TenantId,
+}
+
+impl AppState {
+    /// State for a server that is not ready yet.
+    pub fn new(limits: ApiLimits, data_dir: PathBuf, default_tenant: TenantId, reload: Option<mpsc::Sender<ReloadRequest>>) -> AppState {
+        AppState {
+            storage: OnceLock::new(),
+            scrape: OnceLock::new(),
+            limits,
+            reload,
+            telemetry: Telemetry::default(),
+            data_dir,
+            default_tenant,
+        }
+    }
+
+    /// Marks the server ready: storage is open.
+    pub fn set_storage(&self, s: Arc<Storage>) {
+        let _ = self.storage.set(s);
+    }
+
+    /// Attaches the scrape manager (for the targets API).
+    pub fn set_scrape_manager(&self, m: seer_agent::Manager) {
+        let _ = self.scrape.set(m);
+    }
+
+    /// True once storage is open.
+    pub fn is_ready(&self) -> bool {
+        self.storage.get().is_some()
+    }
+
+    pub(crate) fn storage(&self) -> Result<&Arc<Storage>, NotReady> {
+        self.storage.get().ok_or(NotReady)
+    }
+
+    /// The tenant a request is for, from `X-Scope-OrgID`.
+    pub(crate) fn tenant(&self, headers: &HeaderMap) -> Result<TenantId, String> {
+        match headers.get("x-scope-orgid") {
+            None => Ok(self.default_tenant.clone()),
+            Some(v) => {
+                let s = v.to_str().map_err(|_| "X-Scope-OrgID is not valid ASCII".to_string())?;
+                TenantId::new(s.trim()).map_err(|e| format!("invalid X-Scope-OrgID: {e}"))
+            }
+        }
+    }
+}
+
+/// Storage is still opening (WAL replay).
+pub(crate) struct NotReady;
+
+impl IntoResponse for NotReady {
+    fn into_response(self) -> Response {
+        (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response()
+    }
+}
+
+/// Builds the HTTP router.
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.limits.max_request_bytes;
+    Router::new()
+        .route("/-/healthy", get(lifecycle::healthy).head(lifecycle::healthy))
+        .route("/-/ready", get(lifecycle::ready).head(lifecycle::ready))
+        .route("/-/reload", post(lifecycle::reload).put(lifecycle::reload).get(lifecycle::reload_wrong_method))
+        .route("/metrics", get(telemetry::handler))
+        .route("/api/v1/write", post(remote_write::handler))
+        .route("/v1/metrics", post(otlp::http_metrics))
+        .route("/api/v1/otlp/v1/metrics", post(otlp::http_metrics))
+        .route("/api/v1/series", get(prometheus::series).post(prometheus::series))
+        .route("/api/v1/labels", get(prometheus::labels).post(prometheus::labels))
+        .route("/api/v1/label/{name}/values", get(prometheus::label_values))
+        .route("/api/v1/metadata", get(prometheus::metadata))
+        .route("/api/v1/targets", get(prometheus::targets))
+        .route("/api/v1/status/buildinfo", get(prometheus::buildinfo))
+        .route("/api/v1/admin/tsdb/snapshot", post(prometheus::snapshot).put(prometheus::snapshot))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Milliseconds since the epoch, now.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}

@@ -1,0 +1,333 @@
+//! The configuration file: Prometheus' `global` and `scrape_configs` sections as they are,
+//! plus Seer's own `storage`, `limits`, `tenancy` and `server` sections. Every section and
+//! default is described in `docs/configuration.md`.
+
+use anyhow::{Context, Result, bail};
+use seer_agent::config::{GlobalConfig, Job, ScrapeConfig, resolve_jobs};
+use seer_agent::duration::{ByteSize, PromDuration};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The whole file.
+#[derive(Clone, Debug, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Prometheus `global:`.
+    #[serde(default)]
+    pub global: GlobalConfig,
+    /// Prometheus `scrape_configs:`.
+    #[serde(default)]
+    pub scrape_configs: Vec<ScrapeConfig>,
+    /// Storage settings.
+    #[serde(default)]
+    pub storage: StorageConfig,
+    /// Ingest limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// Tenancy.
+    #[serde(default)]
+    pub tenancy: TenancyConfig,
+    /// Listen addresses and data directory (command-line flags win).
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Prometheus sections that Seer does not implement yet; accepted so that a
+    /// `prometheus.yml` loads, and reported at start-up.
+    #[serde(default)]
+    pub rule_files: Option<serde_yaml::Value>,
+    /// See `rule_files`.
+    #[serde(default)]
+    pub alerting: Option<serde_yaml::Value>,
+    /// See `rule_files`.
+    #[serde(default)]
+    pub remote_write: Option<serde_yaml::Value>,
+    /// See `rule_files`.
+    #[serde(default)]
+    pub remote_read: Option<serde_yaml::Value>,
+}
+
+/// `storage:`.
+#[derive(Clone, Debug, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `storage.tsdb`.
+    #[serde(default)]
+    pub tsdb: TsdbConfig,
+    /// `storage.exemplars`.
+    #[serde(default)]
+    pub exemplars: ExemplarsConfig,
+}
+
+/// `storage.tsdb:`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TsdbConfig {
+    /// Delete blocks older than this (15d; `0s` keeps everything).
+    #[serde(default = "default_retention")]
+    pub retention_time: PromDuration,
+    /// Delete oldest blocks while blocks + WAL exceed this (`0` = no limit).
+    #[serde(default)]
+    pub retention_size: ByteSize,
+    /// Accept samples this much older than the newest one (0s = refuse out-of-order).
+    #[serde(default)]
+    pub out_of_order_time_window: PromDuration,
+    /// Block range (2h).
+    #[serde(default = "default_block_range")]
+    pub block_range: PromDuration,
+    /// `always`, `interval` or `never`.
+    #[serde(default = "default_fsync")]
+    pub wal_fsync: String,
+    /// Interval for `interval` (1s).
+    #[serde(default = "default_fsync_interval")]
+    pub wal_fsync_interval: PromDuration,
+    /// Snappy-compress WAL records (true).
+    #[serde(default = "default_true")]
+    pub wal_compression: bool,
+}
+
+fn default_retention() -> PromDuration {
+    PromDuration(Duration::from_secs(15 * 86_400))
+}
+fn default_block_range() -> PromDuration {
+    PromDuration(Duration::from_secs(2 * 3600))
+}
+fn default_fsync() -> String {
+    "interval".into()
+}
+fn default_fsync_interval() -> PromDuration {
+    PromDuration(Duration::from_secs(1))
+}
+fn default_true() -> bool {
+    true
+}
+
+impl Default for TsdbConfig {
+    fn default() -> TsdbConfig {
+        TsdbConfig {
+            retention_time: default_retention(),
+            retention_size: ByteSize(0),
+            out_of_order_time_window: PromDuration::default(),
+            block_range: default_block_range(),
+            wal_fsync: default_fsync(),
+            wal_fsync_interval: default_fsync_interval(),
+            wal_compression: true,
+        }
+    }
+}
+
+/// `storage.exemplars:`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExemplarsConfig {
+    /// Exemplars kept per tenant (100000).
+    #[serde(default = "default_exemplars")]
+    pub max_exemplars: usize,
+}
+
+fn default_exemplars() -> usize {
+    100_000
+}
+
+impl Default for ExemplarsConfig {
+    fn default() -> ExemplarsConfig {
+        ExemplarsConfig { max_exemplars: default_exemplars() }
+    }
+}
+
+/// `limits:`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Most labels per series (64).
+    #[serde(default = "d_labels")]
+    pub max_label_names_per_series: usize,
+    /// Longest label name in bytes (1024).
+    #[serde(default = "d_name_len")]
+    pub max_label_name_length: usize,
+    /// Longest label value in bytes (4096).
+    #[serde(default = "d_value_len")]
+    pub max_label_value_length: usize,
+    /// Most in-memory series per tenant (5000000; 0 = unlimited).
+    #[serde(default = "d_series")]
+    pub max_series_per_tenant: usize,
+    /// Largest request body as sent (64MB).
+    #[serde(default = "d_req")]
+    pub max_request_size: ByteSize,
+    /// Largest request body after decompression (256MB).
+    #[serde(default = "d_dec")]
+    pub max_decompressed_request_size: ByteSize,
+}
+
+fn d_labels() -> usize {
+    64
+}
+fn d_name_len() -> usize {
+    1024
+}
+fn d_value_len() -> usize {
+    4096
+}
+fn d_series() -> usize {
+    5_000_000
+}
+fn d_req() -> ByteSize {
+    ByteSize(64 << 20)
+}
+fn d_dec() -> ByteSize {
+    ByteSize(256 << 20)
+}
+
+impl Default for LimitsConfig {
+    fn default() -> LimitsConfig {
+        LimitsConfig {
+            max_label_names_per_series: d_labels(),
+            max_label_name_length: d_name_len(),
+            max_label_value_length: d_value_len(),
+            max_series_per_tenant: d_series(),
+            max_request_size: d_req(),
+            max_decompressed_request_size: d_dec(),
+        }
+    }
+}
+
+/// `tenancy:`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TenancyConfig {
+    /// Tenant of requests without `X-Scope-OrgID` (`default`).
+    #[serde(default = "d_tenant")]
+    pub default_tenant: String,
+}
+
+fn d_tenant() -> String {
+    seer_model::DEFAULT_TENANT.into()
+}
+
+impl Default for TenancyConfig {
+    fn default() -> TenancyConfig {
+        TenancyConfig { default_tenant: d_tenant() }
+    }
+}
+
+/// `server:`.
+#[derive(Clone, Debug, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Data directory (`./data`).
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
+    /// HTTP listen address (`127.0.0.1:9600`).
+    #[serde(default)]
+    pub http_listen: Option<String>,
+    /// OTLP gRPC listen address (`127.0.0.1:4317`).
+    #[serde(default)]
+    pub grpc_listen: Option<String>,
+}
+
+/// A loaded and validated configuration.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The file's content.
+    pub config: Config,
+    /// Resolved scrape jobs.
+    pub jobs: Vec<Job>,
+    /// Warnings to log (ignored sections).
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Storage options for every tenant.
+    pub fn tsdb_options(&self) -> Result<seer_tsdb::Options> {
+        let t = &self.storage.tsdb;
+        let fsync = match t.wal_fsync.as_str() {
+            "always" => seer_wal::FsyncPolicy::Always,
+            "interval" => seer_wal::FsyncPolicy::Interval(t.wal_fsync_interval.0),
+            "never" => seer_wal::FsyncPolicy::Never,
+            other => bail!("storage.tsdb.wal_fsync must be always, interval or never, got {other:?}"),
+        };
+        let range = t.block_range.as_millis();
+        if range < 60_000 {
+            bail!("storage.tsdb.block_range must be at least 1m, got {}", t.block_range);
+        }
+        if t.out_of_order_time_window.as_millis() > range / 2 {
+            bail!(
+                "storage.tsdb.out_of_order_time_window ({}) may be at most half of storage.tsdb.block_range ({})",
+                t.out_of_order_time_window,
+                t.block_range
+            );
+        }
+        let l = &self.limits;
+        Ok(seer_tsdb::Options {
+            block_range: range,
+            retention_time: t.retention_time.as_millis(),
+            retention_size: t.retention_size.0,
+            out_of_order_window: t.out_of_order_time_window.as_millis(),
+            wal: seer_wal::Options { fsync, compress: t.wal_compression, ..Default::default() },
+            limits: seer_model::Limits {
+                max_label_names_per_series: l.max_label_names_per_series,
+                max_label_name_length: l.max_label_name_length,
+                max_label_value_length: l.max_label_value_length,
+                max_series_per_tenant: l.max_series_per_tenant,
+            },
+            max_exemplars: self.storage.exemplars.max_exemplars,
+            ..Default::default()
+        })
+    }
+}
+
+/// Parses and validates configuration text; `base` is the directory relative paths in it
+/// are resolved against.
+pub fn parse(text: &str, base: &Path) -> Result<Loaded> {
+    let config: Config = if text.trim().is_empty() { Config::default() } else { serde_yaml::from_str(text)? };
+    let jobs = resolve_jobs(&config.global, &config.scrape_configs, base)?;
+    config.tsdb_options()?;
+    seer_model::TenantId::new(&config.tenancy.default_tenant).context("tenancy.default_tenant")?;
+    let mut warnings = Vec::new();
+    for (name, v) in [("rule_files", &config.rule_files), ("alerting", &config.alerting), ("remote_write", &config.remote_write), ("remote_read", &config.remote_read)] {
+        if v.is_some() {
+            warnings.push(format!("configuration section {name:?} is not supported by this version of Seer and is ignored"));
+        }
+    }
+    Ok(Loaded { config, jobs, warnings })
+}
+
+/// Reads and validates a configuration file.
+pub fn load(path: &Path) -> Result<Loaded> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    parse(&text, &base).with_context(|| format!("loading {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_prometheus_files_load() {
+        let l = parse("", Path::new("/")).unwrap();
+        assert!(l.jobs.is_empty());
+        let prom = "global:\n  scrape_interval: 15s\nrule_files: [a.yml]\nalerting: {alertmanagers: []}\nscrape_configs:\n- job_name: node\n  static_configs: [{targets: ['localhost:9100']}]\n";
+        let l = parse(prom, Path::new("/")).unwrap();
+        assert_eq!(l.jobs.len(), 1);
+        assert_eq!(l.warnings.len(), 2);
+    }
+
+    #[test]
+    fn seer_sections_and_errors() {
+        let l = parse("storage:\n  tsdb:\n    retention_time: 30d\n    out_of_order_time_window: 10m\n    retention_size: 10GB\nlimits:\n  max_series_per_tenant: 10\n", Path::new("/")).unwrap();
+        let o = l.config.tsdb_options().unwrap();
+        assert_eq!(o.retention_time, 30 * 86_400_000);
+        assert_eq!(o.out_of_order_window, 600_000);
+        assert_eq!(o.retention_size, 10 << 30);
+        assert_eq!(o.limits.max_series_per_tenant, 10);
+        for (bad, want) in [
+            ("storage: {tsdb: {wal_fsync: sometimes}}", "wal_fsync"),
+            ("storage: {tsdb: {out_of_order_time_window: 2h}}", "at most half"),
+            ("bogus: 1", "unknown field `bogus`"),
+            ("tenancy: {default_tenant: 'a/b'}", "default_tenant"),
+        ] {
+            let e = format!("{:#}", parse(bad, Path::new("/")).unwrap_err());
+            assert!(e.contains(want), "{bad}: {e}");
+        }
+    }
+}

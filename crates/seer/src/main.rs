@@ -1,0 +1,278 @@
+//! The `seer` binary: command line, configuration, and the composition of storage, scrape
+//! manager and servers, in start-up order; then signals (SIGHUP reloads, SIGTERM/SIGINT
+//! stop) and shutdown in reverse order.
+
+mod config;
+mod log;
+
+use anyhow::{Context, Result, bail};
+use seer_api::{ApiLimits, AppState, OtlpMetricsGrpc, ReloadRequest};
+use seer_model::{MetricMetadata, SeriesSamples, TenantId};
+use seer_tsdb::Storage;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+const USAGE: &str = "\
+Seer: metrics, logs and traces in one binary.
+
+Usage:
+  seer serve [--config FILE] [--data-dir DIR] [--http-listen ADDR] [--grpc-listen ADDR]
+  seer check-config FILE
+  seer version
+
+Defaults: --data-dir ./data, --http-listen 127.0.0.1:9600, --grpc-listen 127.0.0.1:4317.
+";
+
+struct Flags {
+    config: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    http_listen: Option<String>,
+    grpc_listen: Option<String>,
+}
+
+fn parse_flags(args: &[String]) -> Result<Flags> {
+    let mut f = Flags { config: None, data_dir: None, http_listen: None, grpc_listen: None };
+    let mut i = 0;
+    while i < args.len() {
+        let (key, inline) = match args[i].split_once('=') {
+            Some((k, v)) => (k.to_string(), Some(v.to_string())),
+            None => (args[i].clone(), None),
+        };
+        let mut value = || -> Result<String> {
+            if let Some(v) = &inline {
+                return Ok(v.clone());
+            }
+            i += 1;
+            args.get(i).cloned().with_context(|| format!("{key} needs a value"))
+        };
+        match key.as_str() {
+            "--config" | "--config.file" => f.config = Some(PathBuf::from(value()?)),
+            "--data-dir" => f.data_dir = Some(PathBuf::from(value()?)),
+            "--http-listen" => f.http_listen = Some(value()?),
+            "--grpc-listen" => f.grpc_listen = Some(value()?),
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown flag {other:?}\n\n{USAGE}"),
+        }
+        i += 1;
+    }
+    Ok(f)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("serve") => parse_flags(&args[1..]).and_then(serve),
+        Some("check-config") => match args.get(1) {
+            Some(p) => check_config(PathBuf::from(p)),
+            None => Err(anyhow::anyhow!("check-config needs a file\n\n{USAGE}")),
+        },
+        Some("version" | "--version") => {
+            println!("seer {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Some("-h" | "--help" | "help") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown command {other:?}\n\n{USAGE}")),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn check_config(path: PathBuf) -> Result<()> {
+    let l = config::load(&path)?;
+    for w in &l.warnings {
+        println!("warning: {w}");
+    }
+    println!("{}: SUCCESS: {} scrape jobs", path.display(), l.jobs.len());
+    Ok(())
+}
+
+/// Hands scraped samples to the default tenant's store.
+struct ScrapeAppender {
+    storage: Arc<Storage>,
+    tenant: TenantId,
+}
+
+impl seer_agent::Appender for ScrapeAppender {
+    fn append(&self, series: Vec<SeriesSamples>, metadata: Vec<MetricMetadata>) -> Result<(), String> {
+        let db = self.storage.tenant(&self.tenant).map_err(|e| e.to_string())?;
+        db.append(&series, &metadata).map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+fn serve(flags: Flags) -> Result<()> {
+    let loaded = match &flags.config {
+        Some(p) => config::load(p)?,
+        None => config::parse("", std::path::Path::new("."))?,
+    };
+    for w in &loaded.warnings {
+        log::warn(w, &[]);
+    }
+    let cfg = loaded.config.clone();
+    let data_dir = flags.data_dir.clone().or(cfg.server.data_dir.clone()).unwrap_or_else(|| PathBuf::from("data"));
+    let http_addr: SocketAddr = flags
+        .http_listen
+        .clone()
+        .or(cfg.server.http_listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:9600".into())
+        .parse()
+        .context("--http-listen")?;
+    let grpc_addr: SocketAddr = flags
+        .grpc_listen
+        .clone()
+        .or(cfg.server.grpc_listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:4317".into())
+        .parse()
+        .context("--grpc-listen")?;
+    let tsdb_opts = cfg.tsdb_options()?;
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let lock_path = data_dir.join("lock");
+    let lock = std::fs::File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        bail!("{} is in use by another Seer process (lock file {})", data_dir.display(), lock_path.display());
+    }
+    let default_tenant = TenantId::new(&cfg.tenancy.default_tenant)?;
+
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
+        let limits = ApiLimits {
+            max_request_bytes: cfg.limits.max_request_size.0 as usize,
+            max_decompressed_bytes: cfg.limits.max_decompressed_request_size.0 as usize,
+        };
+        let state = Arc::new(AppState::new(limits, data_dir.clone(), default_tenant.clone(), Some(reload_tx)));
+
+        // 1. Servers first, so /-/healthy answers during WAL replay.
+        let http_listener = tokio::net::TcpListener::bind(http_addr).await.with_context(|| format!("listening on {http_addr}"))?;
+        let grpc_listener = tokio::net::TcpListener::bind(grpc_addr).await.with_context(|| format!("listening on {grpc_addr}"))?;
+        log::info("listening", &[("http", &http_listener.local_addr()?), ("grpc", &grpc_listener.local_addr()?)]);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut srx = stop_rx.clone();
+        let http = tokio::spawn(axum::serve(http_listener, seer_api::router(state.clone())).with_graceful_shutdown(async move {
+            let _ = srx.wait_for(|v| *v).await;
+        }).into_future());
+        let mut srx = stop_rx.clone();
+        let grpc = tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(OtlpMetricsGrpc::new(state.clone()))
+                .serve_with_incoming_shutdown(tokio_stream_listener(grpc_listener), async move {
+                    let _ = srx.wait_for(|v| *v).await;
+                }),
+        );
+
+        // 2. Storage: replay every tenant's WAL.
+        let started = Instant::now();
+        let metrics_dir = data_dir.join("metrics");
+        let storage = Arc::new(
+            tokio::task::spawn_blocking(move || Storage::open(&metrics_dir, tsdb_opts)).await?.context("opening the metrics store")?,
+        );
+        for (t, db) in storage.tenants() {
+            let r = db.replay_report();
+            log::info("tenant replayed", &[("tenant", &t), ("samples", &r.samples), ("series", &r.series), ("duration", &format!("{:?}", r.duration))]);
+            if let Some(c) = &r.corruption {
+                log::warn("WAL damage repaired", &[("tenant", &t), ("detail", c)]);
+            }
+        }
+        log::info("storage ready", &[("duration", &format!("{:?}", started.elapsed()))]);
+        state.set_storage(storage.clone());
+
+        // 3. Background maintenance: WAL fsync, block cutting, compaction, retention.
+        let running = Arc::new(AtomicBool::new(true));
+        let bg = {
+            let storage = storage.clone();
+            let running = running.clone();
+            std::thread::Builder::new().name("seer-maintenance".into()).spawn(move || {
+                let mut last = Instant::now();
+                while running.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(100));
+                    for (t, e) in storage.sync_if_due() {
+                        log::error("WAL fsync failed", &[("tenant", &t), ("err", &e)]);
+                    }
+                    if last.elapsed() >= Duration::from_secs(30) {
+                        last = Instant::now();
+                        for (t, e) in storage.maintain() {
+                            log::error("storage maintenance failed", &[("tenant", &t), ("err", &e)]);
+                        }
+                    }
+                }
+            })?
+        };
+
+        // 4. Scraping.
+        let manager = seer_agent::Manager::new(Arc::new(ScrapeAppender { storage: storage.clone(), tenant: default_tenant.clone() }));
+        manager.apply(loaded.jobs.clone()).await;
+        state.set_scrape_manager(manager.clone());
+        log::info("scrape manager started", &[("jobs", &loaded.jobs.len())]);
+
+        // 5. Signals and reloads until asked to stop.
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let config_path = flags.config.clone();
+        let reload = |answer: Option<ReloadRequest>| {
+            let manager = manager.clone();
+            let config_path = config_path.clone();
+            let current = cfg.clone();
+            async move {
+                let result = match &config_path {
+                    None => Ok(()),
+                    Some(p) => match config::load(p) {
+                        Ok(l) => {
+                            if l.config.storage != current.storage || l.config.limits != current.limits || l.config.tenancy != current.tenancy {
+                                log::warn("storage, limits and tenancy changes take effect after a restart", &[]);
+                            }
+                            manager.apply(l.jobs).await;
+                            Ok(())
+                        }
+                        Err(e) => Err(format!("{e:#}")),
+                    },
+                };
+                match &result {
+                    Ok(()) => log::info("configuration reloaded", &[]),
+                    Err(e) => log::error("configuration reload failed", &[("err", e)]),
+                }
+                if let Some(a) = answer {
+                    let _ = a.send(result);
+                }
+            }
+        };
+        loop {
+            tokio::select! {
+                _ = hup.recv() => reload(None).await,
+                Some(answer) = reload_rx.recv() => reload(Some(answer)).await,
+                _ = term.recv() => break,
+                _ = tokio::signal::ctrl_c() => break,
+            }
+        }
+
+        // 6. Shutdown in reverse order.
+        log::info("shutting down", &[]);
+        manager.shutdown().await;
+        let _ = stop_tx.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(10), http).await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), grpc).await;
+        running.store(false, Ordering::Relaxed);
+        let _ = bg.join();
+        for (t, e) in storage.sync_all() {
+            log::error("WAL fsync at shutdown failed", &[("tenant", &t), ("err", &e)]);
+        }
+        drop(lock);
+        log::info("stopped", &[]);
+        Ok::<(), anyhow::Error>(())
+    })
+}
+
+/// Adapts a tokio listener to the stream of connections tonic's server takes.
+fn tokio_stream_listener(l: tokio::net::TcpListener) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    tokio_stream::wrappers::TcpListenerStream::new(l)
+}
