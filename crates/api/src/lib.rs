@@ -10,6 +10,7 @@
 mod lifecycle;
 mod otlp;
 mod prometheus;
+mod remote_read;
 mod remote_write;
 pub mod selector;
 mod telemetry;
@@ -65,7 +66,12 @@ pub struct AppState {
 
 impl AppState {
     /// State for a server that is not ready yet.
-    pub fn new(limits: ApiLimits, data_dir: PathBuf, default_tenant: TenantId, reload: Option<mpsc::Sender<ReloadRequest>>) -> AppState {
+    pub fn new(
+        limits: ApiLimits,
+        data_dir: PathBuf,
+        default_tenant: TenantId,
+        reload: Option<mpsc::Sender<ReloadRequest>>,
+    ) -> AppState {
         AppState {
             storage: OnceLock::new(),
             scrape: OnceLock::new(),
@@ -126,6 +132,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/-/reload", post(lifecycle::reload).put(lifecycle::reload).get(lifecycle::reload_wrong_method))
         .route("/metrics", get(telemetry::handler))
         .route("/api/v1/write", post(remote_write::handler))
+        .route("/api/v1/read", post(remote_read::handler))
         .route("/v1/metrics", post(otlp::http_metrics))
         .route("/api/v1/otlp/v1/metrics", post(otlp::http_metrics))
         .route("/api/v1/series", get(prometheus::series).post(prometheus::series))

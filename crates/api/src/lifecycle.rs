@@ -24,7 +24,8 @@ pub(crate) async fn reload(State(s): State<Arc<AppState>>) -> Response {
     };
     let (otx, orx) = tokio::sync::oneshot::channel();
     if tx.send(otx).await.is_err() {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "failed to reload config: the server is shutting down\n").into_response();
+        return (StatusCode::INTERNAL_SERVER_ERROR, "failed to reload config: the server is shutting down\n")
+            .into_response();
     }
     match orx.await {
         Ok(Ok(())) => StatusCode::OK.into_response(),

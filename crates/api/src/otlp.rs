@@ -14,7 +14,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use prost::Message;
-use seer_ingest::proto::otlp::metrics::{ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse};
+use seer_ingest::proto::otlp::metrics::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use seer_ingest::{DecodeError, gzip_decompress, otlp_json, otlp_metrics};
 use seer_model::TenantId;
 use std::sync::Arc;
@@ -43,10 +45,12 @@ fn respond(enc: Encoding, status: StatusCode, grpc_code: i32, message: String) -
             RpcStatus { code: grpc_code, message }.encode_to_vec(),
         )
             .into_response(),
-        Encoding::Json => {
-            (status, [(header::CONTENT_TYPE, "application/json")], serde_json::json!({"code": grpc_code, "message": message}).to_string())
-                .into_response()
-        }
+        Encoding::Json => (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({"code": grpc_code, "message": message}).to_string(),
+        )
+            .into_response(),
     }
 }
 
@@ -71,12 +75,18 @@ pub(crate) fn decode_body<T: Message + Default>(
             ));
         }
     };
-    let raw: std::borrow::Cow<'_, [u8]> = match headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(|s| s.trim().to_ascii_lowercase()) {
+    let raw: std::borrow::Cow<'_, [u8]> = match headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_ascii_lowercase())
+    {
         None => body.into(),
         Some(e) if e.is_empty() || e == "identity" => body.into(),
         Some(e) if e == "gzip" => match gzip_decompress(body, limit) {
             Ok(d) => d.into(),
-            Err(e @ DecodeError::TooLarge { .. }) => return Err(respond(enc, StatusCode::PAYLOAD_TOO_LARGE, 8, e.to_string())),
+            Err(e @ DecodeError::TooLarge { .. }) => {
+                return Err(respond(enc, StatusCode::PAYLOAD_TOO_LARGE, 8, e.to_string()));
+            }
             Err(e) => return Err(respond(enc, StatusCode::BAD_REQUEST, 3, e.to_string())),
         },
         Some(e) => {
@@ -89,7 +99,12 @@ pub(crate) fn decode_body<T: Message + Default>(
         }
     };
     if raw.len() > limit {
-        return Err(respond(enc, StatusCode::PAYLOAD_TOO_LARGE, 8, format!("request body of {} bytes exceeds the limit of {limit} bytes", raw.len())));
+        return Err(respond(
+            enc,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            8,
+            format!("request body of {} bytes exceeds the limit of {limit} bytes", raw.len()),
+        ));
     }
     let msg = match enc {
         Encoding::Protobuf => T::decode(&*raw).map_err(|e| DecodeError::Protobuf(e.to_string())),
@@ -136,7 +151,12 @@ pub(crate) async fn http_metrics(State(s): State<Arc<AppState>>, headers: Header
 }
 
 async fn handle_http(s: &Arc<AppState>, headers: &HeaderMap, body: Bytes) -> Response {
-    let (req, enc) = match decode_body::<ExportMetricsServiceRequest>(headers, &body, s.limits.max_decompressed_bytes, otlp_json::decode_metrics) {
+    let (req, enc) = match decode_body::<ExportMetricsServiceRequest>(
+        headers,
+        &body,
+        s.limits.max_decompressed_bytes,
+        otlp_json::decode_metrics,
+    ) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -155,10 +175,14 @@ async fn handle_http(s: &Arc<AppState>, headers: &HeaderMap, body: Bytes) -> Res
             s.telemetry.samples("otlp", received, stored);
             let resp = ExportMetricsServiceResponse { partial_success: partial };
             match enc {
-                Encoding::Protobuf => ([(header::CONTENT_TYPE, "application/x-protobuf")], resp.encode_to_vec()).into_response(),
+                Encoding::Protobuf => {
+                    ([(header::CONTENT_TYPE, "application/x-protobuf")], resp.encode_to_vec()).into_response()
+                }
                 Encoding::Json => {
                     let body = match resp.partial_success {
-                        Some(p) => serde_json::json!({"partialSuccess": {"rejectedDataPoints": p.rejected_data_points.to_string(), "errorMessage": p.error_message}}),
+                        Some(p) => {
+                            serde_json::json!({"partialSuccess": {"rejectedDataPoints": p.rejected_data_points.to_string(), "errorMessage": p.error_message}})
+                        }
                         None => serde_json::json!({}),
                     };
                     ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
@@ -182,10 +206,14 @@ impl OtlpMetricsGrpc {
         OtlpMetricsGrpc { state }
     }
 
-    async fn export(state: Arc<AppState>, req: tonic::Request<ExportMetricsServiceRequest>) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+    async fn export(
+        state: Arc<AppState>,
+        req: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
         let tenant = match req.metadata().get("x-scope-orgid").map(|v| v.to_str()) {
             None => state.default_tenant.clone(),
-            Some(Ok(t)) => TenantId::new(t.trim()).map_err(|e| tonic::Status::invalid_argument(format!("invalid X-Scope-OrgID: {e}")))?,
+            Some(Ok(t)) => TenantId::new(t.trim())
+                .map_err(|e| tonic::Status::invalid_argument(format!("invalid X-Scope-OrgID: {e}")))?,
             Some(Err(_)) => return Err(tonic::Status::invalid_argument("X-Scope-OrgID is not valid ASCII")),
         };
         let storage = state.storage().map_err(|_| tonic::Status::unavailable("storage is not ready yet"))?.clone();

@@ -42,7 +42,11 @@ impl IntoResponse for ApiError {
 
 impl From<NotReady> for ApiError {
     fn from(_: NotReady) -> ApiError {
-        ApiError { status: StatusCode::SERVICE_UNAVAILABLE, kind: "unavailable", msg: "storage is not ready yet (WAL replay in progress)".into() }
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            kind: "unavailable",
+            msg: "storage is not ready yet (WAL replay in progress)".into(),
+        }
     }
 }
 
@@ -68,13 +72,13 @@ impl Params {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
         if is_form && !body.is_empty() {
-            let b: Vec<(String, String)> =
-                serde_urlencoded::from_bytes(body).map_err(|e| ApiError::bad_data(format!("error parsing form values: {e}")))?;
+            let b: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+                .map_err(|e| ApiError::bad_data(format!("error parsing form values: {e}")))?;
             out.extend(b);
         }
         if let Some(q) = query {
-            let q: Vec<(String, String)> =
-                serde_urlencoded::from_str(q).map_err(|e| ApiError::bad_data(format!("error parsing form values: {e}")))?;
+            let q: Vec<(String, String)> = serde_urlencoded::from_str(q)
+                .map_err(|e| ApiError::bad_data(format!("error parsing form values: {e}")))?;
             out.extend(q);
         }
         Ok(Params(out))
@@ -92,7 +96,8 @@ impl Params {
     pub(crate) fn time(&self, k: &str, default: i64) -> Result<i64, ApiError> {
         match self.get(k) {
             None => Ok(default),
-            Some(v) => parse_time(v).map_err(|e| ApiError::bad_data(format!("invalid parameter {k:?}: invalid time value for '{k}': {e}"))),
+            Some(v) => parse_time(v)
+                .map_err(|e| ApiError::bad_data(format!("invalid parameter {k:?}: invalid time value for '{k}': {e}"))),
         }
     }
 
@@ -101,7 +106,9 @@ impl Params {
         match self.get("limit") {
             None => Ok(0),
             Some(v) => {
-                let n: i64 = v.parse().map_err(|e| ApiError::bad_data(format!("invalid parameter \"limit\": strconv.Atoi: parsing {v:?}: {e}")))?;
+                let n: i64 = v.parse().map_err(|e| {
+                    ApiError::bad_data(format!("invalid parameter \"limit\": strconv.Atoi: parsing {v:?}: {e}"))
+                })?;
                 if n < 0 {
                     return Err(ApiError::bad_data("invalid parameter \"limit\": limit must be non-negative"));
                 }
@@ -145,7 +152,8 @@ pub(crate) async fn series(
     let start = p.time("start", MIN_TIME_MS)?;
     let end = p.time("end", MAX_TIME_MS)?;
     let limit = p.limit()?;
-    let sets = parse_match_params(&matches).map_err(|e| ApiError::bad_data(format!("invalid parameter \"match[]\": {e}")))?;
+    let sets =
+        parse_match_params(&matches).map_err(|e| ApiError::bad_data(format!("invalid parameter \"match[]\": {e}")))?;
     let Some(db) = s.storage()?.existing(&tenant) else { return Ok(success(json!([]), vec![])) };
     let all = blocking(move || -> Result<Vec<Labels>, String> {
         let mut set: BTreeSet<Labels> = BTreeSet::new();
@@ -258,7 +266,11 @@ pub(crate) async fn label_values(
     Ok(success(json!(values), warnings))
 }
 
-pub(crate) async fn metadata(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery, headers: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn metadata(
+    State(s): State<Arc<AppState>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref(), &headers, &[])?;
     let tenant = s.tenant(&headers).map_err(ApiError::bad_data)?;
     let limit: i64 = match p.get("limit") {
@@ -289,7 +301,11 @@ pub(crate) async fn metadata(State(s): State<Arc<AppState>>, RawQuery(q): RawQue
     Ok(success(json!(out), vec![]))
 }
 
-pub(crate) async fn targets(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery, headers: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn targets(
+    State(s): State<Arc<AppState>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref(), &headers, &[])?;
     let state = p.get("state").unwrap_or("any").to_ascii_lowercase();
     let pool = p.get("scrapePool").map(str::to_string);
@@ -298,7 +314,9 @@ pub(crate) async fn targets(State(s): State<Arc<AppState>>, RawQuery(q): RawQuer
         None => Default::default(),
     };
     let keep_pool = |job: &str| pool.as_deref().is_none_or(|p| p == job);
-    let map = |m: &BTreeMap<String, String>| Value::Object(m.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect());
+    let map = |m: &BTreeMap<String, String>| {
+        Value::Object(m.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+    };
     let active: Vec<Value> = if state == "active" || state == "any" {
         snap.active
             .iter()
@@ -333,7 +351,10 @@ pub(crate) async fn targets(State(s): State<Arc<AppState>>, RawQuery(q): RawQuer
     } else {
         vec![]
     };
-    Ok(success(json!({"activeTargets": active, "droppedTargets": dropped, "droppedTargetCounts": snap.dropped_counts}), vec![]))
+    Ok(success(
+        json!({"activeTargets": active, "droppedTargets": dropped, "droppedTargetCounts": snap.dropped_counts}),
+        vec![],
+    ))
 }
 
 pub(crate) async fn buildinfo() -> Response {
@@ -350,11 +371,20 @@ pub(crate) async fn buildinfo() -> Response {
     )
 }
 
-pub(crate) async fn snapshot(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn snapshot(
+    State(s): State<Arc<AppState>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref(), &headers, &body)?;
     let skip_head = matches!(p.get("skip_head"), Some("true" | "1"));
     let storage = s.storage()?.clone();
-    let name = format!("{}-{:016x}", format_rfc3339(crate::now_ms()).replace([':', '-', '.'], ""), crate::now_ms() as u64 ^ 0x9e37_79b9_7f4a_7c15);
+    let name = format!(
+        "{}-{:016x}",
+        format_rfc3339(crate::now_ms()).replace([':', '-', '.'], ""),
+        crate::now_ms() as u64 ^ 0x9e37_79b9_7f4a_7c15
+    );
     let dir = s.data_dir.join("snapshots").join(&name);
     let d2 = dir.clone();
     blocking(move || -> Result<(), String> {

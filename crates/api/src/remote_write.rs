@@ -18,7 +18,7 @@ use std::sync::Arc;
 /// Samples more than this far in the future are refused, as in Prometheus 3.
 pub(crate) const MAX_AHEAD_MS: i64 = 10 * 60 * 1000;
 
-fn text(status: StatusCode, msg: impl Into<String>) -> Response {
+pub(crate) fn text(status: StatusCode, msg: impl Into<String>) -> Response {
     let mut m = msg.into();
     m.push('\n');
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], m).into_response()
@@ -40,7 +40,9 @@ fn check_headers(h: &HeaderMap) -> Result<(), Response> {
                 if v != "prometheus.WriteRequest" {
                     return Err(text(
                         StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                        format!("{v} protobuf message is not accepted by this server; accepted [prometheus.WriteRequest]"),
+                        format!(
+                            "{v} protobuf message is not accepted by this server; accepted [prometheus.WriteRequest]"
+                        ),
                     ));
                 }
             }
@@ -107,7 +109,8 @@ async fn handle(s: &Arc<AppState>, headers: &HeaderMap, body: Bytes) -> Response
         Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, format!("append task failed: {e}")),
     };
     s.telemetry.samples("remote_write", received, report.samples_appended);
-    let mut problems: Vec<String> = batch.rejected.iter().map(|r| format!("{} ({} samples)", r.message, r.count)).collect();
+    let mut problems: Vec<String> =
+        batch.rejected.iter().map(|r| format!("{} ({} samples)", r.message, r.count)).collect();
     if future > 0 {
         problems.push(format!("out of bounds: timestamp is too far in the future ({future} samples)"));
     }
@@ -119,7 +122,11 @@ async fn handle(s: &Arc<AppState>, headers: &HeaderMap, body: Bytes) -> Response
     } else {
         text(
             StatusCode::BAD_REQUEST,
-            format!("{} of {received} samples were not written: {}", received - report.samples_appended, problems.join("; ")),
+            format!(
+                "{} of {received} samples were not written: {}",
+                received - report.samples_appended,
+                problems.join("; ")
+            ),
         )
     }
 }
@@ -139,9 +146,12 @@ mod tests {
     #[test]
     fn header_rules() {
         assert!(check_headers(&h(&[])).is_ok());
-        assert!(check_headers(&h(&[("content-type", "application/x-protobuf"), ("content-encoding", "snappy")])).is_ok());
+        assert!(
+            check_headers(&h(&[("content-type", "application/x-protobuf"), ("content-encoding", "snappy")])).is_ok()
+        );
         assert!(check_headers(&h(&[("content-type", "application/x-protobuf;proto=prometheus.WriteRequest")])).is_ok());
-        let r = check_headers(&h(&[("content-type", "application/x-protobuf;proto=io.prometheus.write.v2.Request")])).unwrap_err();
+        let r = check_headers(&h(&[("content-type", "application/x-protobuf;proto=io.prometheus.write.v2.Request")]))
+            .unwrap_err();
         assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
         assert!(check_headers(&h(&[("content-type", "application/json")])).is_err());
         assert!(check_headers(&h(&[("content-encoding", "gzip")])).is_err());

@@ -41,7 +41,8 @@ impl P<'_> {
         let start = self.i;
         while self.i < self.b.len() {
             let c = self.b[self.i];
-            let ok = c.is_ascii_alphabetic() || c == b'_' || (colon && c == b':') || (self.i > start && c.is_ascii_digit());
+            let ok =
+                c.is_ascii_alphabetic() || c == b'_' || (colon && c == b':') || (self.i > start && c.is_ascii_digit());
             if !ok {
                 break;
             }
@@ -92,7 +93,11 @@ impl P<'_> {
                 } else {
                     match self.ident(false) {
                         Some(n) => n.to_string(),
-                        None => return Err(self.err(&format!("unexpected character inside braces: {:?}", self.rest_token()))),
+                        None => {
+                            return Err(
+                                self.err(&format!("unexpected character inside braces: {:?}", self.rest_token()))
+                            );
+                        }
                     }
                 };
                 self.ws();
@@ -111,7 +116,10 @@ impl P<'_> {
                 } else if self.i >= self.b.len() {
                     return Err(self.err("unexpected end of input inside braces"));
                 } else {
-                    return Err(self.err(&format!("unexpected {:?} in label matching, expected label matching operator", self.rest_token())));
+                    return Err(self.err(&format!(
+                        "unexpected {:?} in label matching, expected label matching operator",
+                        self.rest_token()
+                    )));
                 };
                 self.ws();
                 if self.i >= self.b.len() {
@@ -132,7 +140,8 @@ impl P<'_> {
                 if self.i >= self.b.len() {
                     return Err(self.err("unexpected end of input inside braces"));
                 }
-                return Err(self.err(&format!("unexpected {:?} in label matching, expected \",\" or \"}}\"", self.rest_token())));
+                return Err(self
+                    .err(&format!("unexpected {:?} in label matching, expected \",\" or \"}}\"", self.rest_token())));
             }
         }
         if out.is_empty() {
@@ -205,7 +214,8 @@ impl P<'_> {
                         self.i += n;
                     }
                     b'0'..=b'7' => {
-                        let oct = self.s.get(self.i - 1..self.i + 2).ok_or_else(|| self.err("invalid escape sequence"))?;
+                        let oct =
+                            self.s.get(self.i - 1..self.i + 2).ok_or_else(|| self.err("invalid escape sequence"))?;
                         let v = u32::from_str_radix(oct, 8).map_err(|_| self.err("invalid escape sequence"))?;
                         if v > 0x7f {
                             return Err(self.err("invalid escape sequence"));

@@ -42,7 +42,9 @@ fn proc_stats() -> (f64, u64) {
         .unwrap_or(0.0);
     let rss = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
         .unwrap_or(0)
         * 1024;
     (cpu, rss)
@@ -51,28 +53,53 @@ fn proc_stats() -> (f64, u64) {
 pub(crate) async fn handler(State(s): State<Arc<AppState>>) -> Response {
     let mut out = String::new();
     let (cpu, rss) = proc_stats();
-    let _ = writeln!(out, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {cpu}");
-    let _ = writeln!(out, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}");
-    let _ = writeln!(out, "# HELP seer_build_info Seer's version.\n# TYPE seer_build_info gauge\nseer_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
-    let _ = writeln!(out, "# HELP seer_http_requests_total Requests by handler and status code.\n# TYPE seer_http_requests_total counter");
+    let _ = writeln!(
+        out,
+        "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {cpu}"
+    );
+    let _ = writeln!(
+        out,
+        "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}"
+    );
+    let _ = writeln!(
+        out,
+        "# HELP seer_build_info Seer's version.\n# TYPE seer_build_info gauge\nseer_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    let _ = writeln!(
+        out,
+        "# HELP seer_http_requests_total Requests by handler and status code.\n# TYPE seer_http_requests_total counter"
+    );
     for ((h, c), n) in s.telemetry.requests.lock().unwrap_or_else(|e| e.into_inner()).iter() {
         let _ = writeln!(out, "seer_http_requests_total{{handler=\"{h}\",code=\"{c}\"}} {n}");
     }
     let samples = s.telemetry.samples.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let _ = writeln!(out, "# HELP seer_ingest_samples_received_total Samples received by protocol.\n# TYPE seer_ingest_samples_received_total counter");
+    let _ = writeln!(
+        out,
+        "# HELP seer_ingest_samples_received_total Samples received by protocol.\n# TYPE seer_ingest_samples_received_total counter"
+    );
     for (p, (r, _)) in &samples {
         let _ = writeln!(out, "seer_ingest_samples_received_total{{protocol=\"{p}\"}} {r}");
     }
-    let _ = writeln!(out, "# HELP seer_ingest_samples_stored_total Samples stored by protocol.\n# TYPE seer_ingest_samples_stored_total counter");
+    let _ = writeln!(
+        out,
+        "# HELP seer_ingest_samples_stored_total Samples stored by protocol.\n# TYPE seer_ingest_samples_stored_total counter"
+    );
     for (p, (_, st)) in &samples {
         let _ = writeln!(out, "seer_ingest_samples_stored_total{{protocol=\"{p}\"}} {st}");
     }
-    let _ = writeln!(out, "# HELP seer_ready 1 once storage is open.\n# TYPE seer_ready gauge\nseer_ready {}", s.is_ready() as u8);
+    let _ = writeln!(
+        out,
+        "# HELP seer_ready 1 once storage is open.\n# TYPE seer_ready gauge\nseer_ready {}",
+        s.is_ready() as u8
+    );
     if let Ok(storage) = s.storage() {
         let storage = storage.clone();
-        let stats = tokio::task::spawn_blocking(move || storage.tenants().into_iter().map(|(t, db)| (t, db.stats())).collect::<Vec<_>>())
-            .await
-            .unwrap_or_default();
+        let stats = tokio::task::spawn_blocking(move || {
+            storage.tenants().into_iter().map(|(t, db)| (t, db.stats())).collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
         let gauges: [(&str, &str, fn(&seer_tsdb::DbStats) -> u64); 6] = [
             ("seer_tsdb_head_series", "Series in the head.", |d| d.head_series),
             ("seer_tsdb_head_bytes", "Approximate heap bytes of the head.", |d| d.head_bytes),
@@ -87,7 +114,10 @@ pub(crate) async fn handler(State(s): State<Arc<AppState>>) -> Response {
                 let _ = writeln!(out, "{name}{{tenant=\"{t}\"}} {}", f(d));
             }
         }
-        let _ = writeln!(out, "# HELP seer_tsdb_samples_appended_total Samples appended since start.\n# TYPE seer_tsdb_samples_appended_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP seer_tsdb_samples_appended_total Samples appended since start.\n# TYPE seer_tsdb_samples_appended_total counter"
+        );
         for (t, d) in &stats {
             let _ = writeln!(out, "seer_tsdb_samples_appended_total{{tenant=\"{t}\"}} {}", d.samples_appended);
         }

@@ -125,7 +125,9 @@ mod tests {
         assert_eq!(parse_time("2026-11-22T07:00:00+01:00").unwrap(), 1_795_327_200_000);
         assert_eq!(parse_time("2026-11-22T06:00:00.5Z").unwrap(), 1_795_327_200_500);
         assert_eq!(parse_time("1970-01-01T00:00:00Z").unwrap(), 0);
-        for bad in ["abc", "2026-11-22", "2026-11-22T07:00:00", "2026-11-22t07:00:00z", "2026-11-22T07:00:00.1234567890Z"] {
+        for bad in
+            ["abc", "2026-11-22", "2026-11-22T07:00:00", "2026-11-22t07:00:00z", "2026-11-22T07:00:00.1234567890Z"]
+        {
             assert!(parse_time(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_time("-292273086-05-16T16:47:06Z").unwrap(), MIN_TIME_MS);

@@ -607,8 +607,11 @@ fn to_json(v: &any_value::Value) -> serde_json::Value {
             J::Array(a.values.iter().map(|x| x.value.as_ref().map(to_json).unwrap_or(J::Null)).collect())
         }
         any_value::Value::KvlistValue(kv) => {
+            // Keys sorted, as Go's encoding/json writes maps.
+            let mut entries: Vec<_> = kv.values.iter().collect();
+            entries.sort_by(|a, b| a.key.cmp(&b.key));
             let mut m = serde_json::Map::new();
-            for e in &kv.values {
+            for e in entries {
                 m.insert(
                     e.key.clone(),
                     e.value.as_ref().and_then(|x| x.value.as_ref()).map(to_json).unwrap_or(J::Null),

@@ -283,9 +283,16 @@ pub fn parse(text: &str, base: &Path) -> Result<Loaded> {
     config.tsdb_options()?;
     seer_model::TenantId::new(&config.tenancy.default_tenant).context("tenancy.default_tenant")?;
     let mut warnings = Vec::new();
-    for (name, v) in [("rule_files", &config.rule_files), ("alerting", &config.alerting), ("remote_write", &config.remote_write), ("remote_read", &config.remote_read)] {
+    for (name, v) in [
+        ("rule_files", &config.rule_files),
+        ("alerting", &config.alerting),
+        ("remote_write", &config.remote_write),
+        ("remote_read", &config.remote_read),
+    ] {
         if v.is_some() {
-            warnings.push(format!("configuration section {name:?} is not supported by this version of Seer and is ignored"));
+            warnings.push(format!(
+                "configuration section {name:?} is not supported by this version of Seer and is ignored"
+            ));
         }
     }
     Ok(Loaded { config, jobs, warnings })

@@ -3,7 +3,8 @@
 use std::io::Write;
 
 fn ts() -> String {
-    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     seer_api::timeparam::format_rfc3339(ms)
 }
 

@@ -154,14 +154,20 @@ fn serve(flags: Flags) -> Result<()> {
         let state = Arc::new(AppState::new(limits, data_dir.clone(), default_tenant.clone(), Some(reload_tx)));
 
         // 1. Servers first, so /-/healthy answers during WAL replay.
-        let http_listener = tokio::net::TcpListener::bind(http_addr).await.with_context(|| format!("listening on {http_addr}"))?;
-        let grpc_listener = tokio::net::TcpListener::bind(grpc_addr).await.with_context(|| format!("listening on {grpc_addr}"))?;
+        let http_listener =
+            tokio::net::TcpListener::bind(http_addr).await.with_context(|| format!("listening on {http_addr}"))?;
+        let grpc_listener =
+            tokio::net::TcpListener::bind(grpc_addr).await.with_context(|| format!("listening on {grpc_addr}"))?;
         log::info("listening", &[("http", &http_listener.local_addr()?), ("grpc", &grpc_listener.local_addr()?)]);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut srx = stop_rx.clone();
-        let http = tokio::spawn(axum::serve(http_listener, seer_api::router(state.clone())).with_graceful_shutdown(async move {
-            let _ = srx.wait_for(|v| *v).await;
-        }).into_future());
+        let http = tokio::spawn(
+            axum::serve(http_listener, seer_api::router(state.clone()))
+                .with_graceful_shutdown(async move {
+                    let _ = srx.wait_for(|v| *v).await;
+                })
+                .into_future(),
+        );
         let mut srx = stop_rx.clone();
         let grpc = tokio::spawn(
             tonic::transport::Server::builder()
@@ -175,11 +181,21 @@ fn serve(flags: Flags) -> Result<()> {
         let started = Instant::now();
         let metrics_dir = data_dir.join("metrics");
         let storage = Arc::new(
-            tokio::task::spawn_blocking(move || Storage::open(&metrics_dir, tsdb_opts)).await?.context("opening the metrics store")?,
+            tokio::task::spawn_blocking(move || Storage::open(&metrics_dir, tsdb_opts))
+                .await?
+                .context("opening the metrics store")?,
         );
         for (t, db) in storage.tenants() {
             let r = db.replay_report();
-            log::info("tenant replayed", &[("tenant", &t), ("samples", &r.samples), ("series", &r.series), ("duration", &format!("{:?}", r.duration))]);
+            log::info(
+                "tenant replayed",
+                &[
+                    ("tenant", &t),
+                    ("samples", &r.samples),
+                    ("series", &r.series),
+                    ("duration", &format!("{:?}", r.duration)),
+                ],
+            );
             if let Some(c) = &r.corruption {
                 log::warn("WAL damage repaired", &[("tenant", &t), ("detail", c)]);
             }
@@ -210,7 +226,10 @@ fn serve(flags: Flags) -> Result<()> {
         };
 
         // 4. Scraping.
-        let manager = seer_agent::Manager::new(Arc::new(ScrapeAppender { storage: storage.clone(), tenant: default_tenant.clone() }));
+        let manager = seer_agent::Manager::new(Arc::new(ScrapeAppender {
+            storage: storage.clone(),
+            tenant: default_tenant.clone(),
+        }));
         manager.apply(loaded.jobs.clone()).await;
         state.set_scrape_manager(manager.clone());
         log::info("scrape manager started", &[("jobs", &loaded.jobs.len())]);
@@ -228,7 +247,10 @@ fn serve(flags: Flags) -> Result<()> {
                     None => Ok(()),
                     Some(p) => match config::load(p) {
                         Ok(l) => {
-                            if l.config.storage != current.storage || l.config.limits != current.limits || l.config.tenancy != current.tenancy {
+                            if l.config.storage != current.storage
+                                || l.config.limits != current.limits
+                                || l.config.tenancy != current.tenancy
+                            {
                                 log::warn("storage, limits and tenancy changes take effect after a restart", &[]);
                             }
                             manager.apply(l.jobs).await;
@@ -273,6 +295,8 @@ fn serve(flags: Flags) -> Result<()> {
 }
 
 /// Adapts a tokio listener to the stream of connections tonic's server takes.
-fn tokio_stream_listener(l: tokio::net::TcpListener) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+fn tokio_stream_listener(
+    l: tokio::net::TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
     tokio_stream::wrappers::TcpListenerStream::new(l)
 }

@@ -184,3 +184,87 @@ pub struct BucketSpan {
     #[prost(uint32, tag = "2")]
     pub length: u32,
 }
+
+/// `prometheus.ReadRequest` (remote read).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ReadRequest {
+    /// Queries.
+    #[prost(message, repeated, tag = "1")]
+    pub queries: Vec<Query>,
+    /// Response types the client accepts (0 = SAMPLES, 1 = STREAMED_XOR_CHUNKS).
+    #[prost(int32, repeated, tag = "2")]
+    pub accepted_response_types: Vec<i32>,
+}
+
+/// `prometheus.Query`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Query {
+    /// Start, ms.
+    #[prost(int64, tag = "1")]
+    pub start_timestamp_ms: i64,
+    /// End, ms.
+    #[prost(int64, tag = "2")]
+    pub end_timestamp_ms: i64,
+    /// Matchers.
+    #[prost(message, repeated, tag = "3")]
+    pub matchers: Vec<LabelMatcher>,
+    /// Hints (ignored).
+    #[prost(message, optional, tag = "4")]
+    pub hints: Option<ReadHints>,
+}
+
+/// `prometheus.LabelMatcher`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LabelMatcher {
+    /// 0 EQ, 1 NEQ, 2 RE, 3 NRE.
+    #[prost(int32, tag = "1")]
+    pub r#type: i32,
+    /// Label name.
+    #[prost(string, tag = "2")]
+    pub name: String,
+    /// Value or pattern.
+    #[prost(string, tag = "3")]
+    pub value: String,
+}
+
+/// `prometheus.ReadHints`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ReadHints {
+    /// Step.
+    #[prost(int64, tag = "1")]
+    pub step_ms: i64,
+    /// Function.
+    #[prost(string, tag = "2")]
+    pub func: String,
+    /// Start.
+    #[prost(int64, tag = "3")]
+    pub start_ms: i64,
+    /// End.
+    #[prost(int64, tag = "4")]
+    pub end_ms: i64,
+    /// Grouping labels.
+    #[prost(string, repeated, tag = "5")]
+    pub grouping: Vec<String>,
+    /// `by` vs `without`.
+    #[prost(bool, tag = "6")]
+    pub by: bool,
+    /// Range.
+    #[prost(int64, tag = "7")]
+    pub range_ms: i64,
+}
+
+/// `prometheus.ReadResponse`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ReadResponse {
+    /// One result per query.
+    #[prost(message, repeated, tag = "1")]
+    pub results: Vec<QueryResult>,
+}
+
+/// `prometheus.QueryResult`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct QueryResult {
+    /// Series with samples.
+    #[prost(message, repeated, tag = "1")]
+    pub timeseries: Vec<TimeSeries>,
+}
