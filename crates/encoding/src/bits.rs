@@ -61,27 +61,37 @@ impl BitWriter {
         }
         self.free -= 1;
         if bit {
-            let last = self.buf.len() - 1;
-            self.buf[last] |= 1 << self.free;
+            if let Some(last) = self.buf.last_mut() {
+                *last |= 1 << self.free;
+            }
         }
     }
 
     /// Writes the low `n` bits of `v` (n ≤ 64), most significant first.
     #[inline]
-    pub fn write_bits(&mut self, v: u64, mut n: u8) {
+    pub fn write_bits(&mut self, v: u64, n: u8) {
         debug_assert!(n <= 64);
-        while n > 0 {
-            if self.free == 0 {
-                self.buf.push(0);
-                self.free = 8;
+        let mut n = n as u32;
+        let v = if n == 64 { v } else { v & ((1u64 << n) - 1) };
+        // Fill the free low bits of the last byte.
+        if self.free > 0 && n > 0 {
+            let take = n.min(self.free as u32);
+            let chunk = (v >> (n - take)) as u8 & ((1u16 << take) - 1) as u8;
+            if let Some(last) = self.buf.last_mut() {
+                *last |= chunk << (self.free as u32 - take);
             }
-            let take = n.min(self.free);
-            // The `take` bits just below position `n`.
-            let chunk = ((v >> (n - take)) & ((1u64 << take) - 1)) as u8;
-            let last = self.buf.len() - 1;
-            self.buf[last] |= chunk << (self.free - take);
-            self.free -= take;
+            self.free -= take as u8;
             n -= take;
+        }
+        // Whole bytes.
+        while n >= 8 {
+            n -= 8;
+            self.buf.push((v >> n) as u8);
+        }
+        // A partial last byte.
+        if n > 0 {
+            self.buf.push(((v << (8 - n)) & 0xff) as u8);
+            self.free = (8 - n) as u8;
         }
     }
 }

@@ -34,7 +34,11 @@ fn normalise(s: &str) -> String {
 fn diff(a: &BTreeSet<String>, b: &BTreeSet<String>) -> String {
     let only_a: Vec<&String> = a.difference(b).take(10).collect();
     let only_b: Vec<&String> = b.difference(a).take(10).collect();
-    format!("only in the first ({}): {only_a:?}\nonly in the second ({}): {only_b:?}", a.difference(b).count(), b.difference(a).count())
+    format!(
+        "only in the first ({}): {only_a:?}\nonly in the second ({}): {only_b:?}",
+        a.difference(b).count(),
+        b.difference(a).count()
+    )
 }
 
 #[test]

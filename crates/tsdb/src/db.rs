@@ -6,7 +6,7 @@ use crate::block::writer::BlockWriter;
 use crate::block::{Block, Compaction, EXT};
 use crate::error::Error;
 use crate::exemplars::Exemplars;
-use crate::head::{CreateError, Head, stable_hash_ids};
+use crate::head::{CreateError, Head, MemSeries, PAGE_BITS, PAGE_SIZE, stable_hash_ids};
 use crate::record::{self, Record, RefExemplar, RefSample};
 use seer_model::{Limits, MetricMetadata, SeriesSamples};
 use seer_wal::{Reader, Wal};
@@ -391,9 +391,7 @@ impl Db {
         let live = {
             let mut h = self.head.write().unwrap_or_else(|e| e.into_inner());
             h.truncate(end);
-            let mut ids: Vec<u32> = h.series.keys().copied().collect();
-            ids.sort_unstable();
-            ids
+            h.series.iter().map(|(id, _)| id).collect::<Vec<u32>>()
         };
         self.write_checkpoint(upto, &live, end)
     }
@@ -412,7 +410,7 @@ impl Db {
             let mut syms: Vec<(String, u32)> = Vec::new();
             let mut seen = std::collections::HashSet::new();
             let mut series: Vec<(u32, Box<[u32]>)> = Vec::new();
-            for (&id, s) in h.series.iter() {
+            for (id, s) in h.series.iter() {
                 let (Some(a), Some(b)) = (s.min_time(), s.max_time()) else { continue };
                 if b < start || a >= end {
                     continue;
@@ -725,55 +723,152 @@ fn load_blocks(dir: &Path) -> Result<Vec<Arc<Block>>, Error> {
     Ok(blocks)
 }
 
+/// Replays the WAL into the head. A reader thread decodes records; samples are applied in
+/// batches by one worker per core, each owning every n-th page of the series slab, so a
+/// series' samples stay in order. Series records are applied between batches, so every
+/// sample finds its series defined.
 fn replay_wal(
     dir: &Path,
     head: &mut Head,
     exemplars: &mut Exemplars,
     metadata: &mut HashMap<String, MetricMetadata>,
 ) -> Result<ReplayReport, Error> {
+    const BATCH: usize = 1 << 21;
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
     let mut report = ReplayReport::default();
     let mut reader = Reader::open(dir)?;
-    while let Some(rec) = reader.next_record()? {
-        let Ok(decoded) = record::decode(rec) else { continue };
-        match decoded {
-            Record::Series(series) => {
-                for s in series {
-                    report.series += 1;
-                    if let Some(existing) = head.series.get(&s.id) {
-                        if stable_hash_ids(&head.symbols, &existing.labels) == s.labels.stable_hash() {
-                            continue;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(4);
+    let mut read_err: Option<Error> = None;
+    std::thread::scope(|scope| {
+        let reader = &mut reader;
+        let read_err = &mut read_err;
+        scope.spawn(move || {
+            let mut batch: Vec<Record> = Vec::new();
+            let mut n = 0usize;
+            loop {
+                match reader.next_record() {
+                    Ok(Some(rec)) => {
+                        let Ok(r) = record::decode(rec) else { continue };
+                        n += match &r {
+                            Record::Samples(s) => s.len(),
+                            _ => 1,
+                        };
+                        batch.push(r);
+                        if n >= BATCH {
+                            n = 0;
+                            if tx.send(std::mem::take(&mut batch)).is_err() {
+                                return;
+                            }
                         }
                     }
-                    let hash = s.labels.stable_hash();
-                    head.insert(s.id, &s.labels, hash);
-                }
-            }
-            Record::Samples(samples) => {
-                for s in samples {
-                    if s.t < head.min_valid {
-                        continue;
-                    }
-                    // Accepted once, so accept again whatever the window is now.
-                    if head.append(s.id, s.t, s.v, i64::MAX).is_ok() {
-                        report.samples += 1;
+                    Ok(None) => break,
+                    Err(e) => {
+                        *read_err = Some(e.into());
+                        break;
                     }
                 }
             }
-            Record::Exemplars(ex) => {
-                for e in ex {
-                    if let Some(labels) = head.labels_of(e.id) {
-                        exemplars.add(&labels, &seer_model::Exemplar { labels: e.labels, t: e.t, v: e.v });
+            let _ = tx.send(batch);
+        });
+        let mut pending: Vec<RefSample> = Vec::with_capacity(BATCH);
+        for batch in rx {
+            for r in batch {
+                match r {
+                    Record::Series(series) => {
+                        apply_samples(head, &mut pending, threads, &mut report);
+                        for s in series {
+                            report.series += 1;
+                            let hash = s.labels.stable_hash();
+                            match head.series.get(s.id) {
+                                Some(existing) if stable_hash_ids(&head.symbols, &existing.labels) == hash => {}
+                                Some(_) => head.redefine(s.id, &s.labels, hash),
+                                None => head.insert(s.id, &s.labels, hash),
+                            }
+                        }
                     }
-                }
-            }
-            Record::Metadata(md) => {
-                for m in md {
-                    metadata.insert(m.metric_family.clone(), m);
+                    Record::Samples(samples) => {
+                        pending.extend(samples);
+                        if pending.len() >= BATCH {
+                            apply_samples(head, &mut pending, threads, &mut report);
+                        }
+                    }
+                    Record::Exemplars(ex) => {
+                        for e in ex {
+                            if let Some(labels) = head.labels_of(e.id) {
+                                exemplars.add(&labels, &seer_model::Exemplar { labels: e.labels, t: e.t, v: e.v });
+                            }
+                        }
+                    }
+                    Record::Metadata(md) => {
+                        for m in md {
+                            metadata.insert(m.metric_family.clone(), m);
+                        }
+                    }
                 }
             }
         }
+        apply_samples(head, &mut pending, threads, &mut report);
+    });
+    if let Some(e) = read_err {
+        return Err(e);
     }
+    head.series.rebuild_free_list();
     report.records = reader.stats().records;
     report.corruption = reader.stats().corruption.clone();
     Ok(report)
+}
+
+/// Appends replayed samples to their series in parallel (see [`replay_wal`]).
+fn apply_samples(head: &mut Head, pending: &mut Vec<RefSample>, threads: usize, report: &mut ReplayReport) {
+    if pending.is_empty() {
+        return;
+    }
+    let min_valid = head.min_valid;
+    let range = head.chunk_range;
+    let worker_of = |id: u32| ((id >> PAGE_BITS) as usize) % threads;
+    let mut parts: Vec<Vec<RefSample>> =
+        (0..threads).map(|_| Vec::with_capacity(pending.len() / threads + 1)).collect();
+    for s in pending.drain(..) {
+        parts[worker_of(s.id)].push(s);
+    }
+    // Worker w gets mutable access to pages w, w + threads, w + 2·threads...
+    let npages = head.series.pages.len();
+    let mut tables: Vec<Vec<Option<&mut Box<[MemSeries]>>>> = (0..threads).map(|_| Vec::new()).collect();
+    for t in tables.iter_mut() {
+        t.resize_with(npages, || None);
+    }
+    for (p, page) in head.series.pages.iter_mut().enumerate() {
+        tables[p % threads][p] = Some(page);
+    }
+    let results: Vec<(u64, i64, i64)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .iter()
+            .zip(tables.iter_mut())
+            .map(|(part, table)| {
+                scope.spawn(move || {
+                    let (mut n, mut mint, mut maxt) = (0u64, i64::MAX, i64::MIN);
+                    for s in part {
+                        if s.t < min_valid {
+                            continue;
+                        }
+                        let Some(Some(page)) = table.get_mut((s.id >> PAGE_BITS) as usize) else { continue };
+                        let ms = &mut page[s.id as usize & (PAGE_SIZE - 1)];
+                        // Accepted once, so accepted again whatever the window is now.
+                        if ms.live && ms.append(s.t, s.v, i64::MIN, i64::MAX, range).is_ok() {
+                            n += 1;
+                            mint = mint.min(s.t);
+                            maxt = maxt.max(s.t);
+                        }
+                    }
+                    (n, mint, maxt)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or((0, i64::MAX, i64::MIN))).collect()
+    });
+    for (n, mint, maxt) in results {
+        report.samples += n;
+        head.mint = head.mint.min(mint);
+        head.maxt = head.maxt.max(maxt);
+    }
 }

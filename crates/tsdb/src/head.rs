@@ -7,10 +7,12 @@
 
 mod postings;
 mod series;
+mod slab;
 mod symbols;
 
 pub(crate) use postings::{Postings, intersect, subtract, union_sorted};
 pub(crate) use series::{MemSeries, SampleError};
+pub(crate) use slab::{PAGE_BITS, PAGE_SIZE, SeriesSlab};
 pub(crate) use symbols::Symbols;
 
 use crate::hash::IntMap;
@@ -22,19 +24,18 @@ use std::collections::HashMap;
 pub(crate) enum CreateError {
     /// The tenant's series limit is reached.
     SeriesLimit(usize),
-    /// Series ids are exhausted until the next head truncation renumbers them.
+    /// More than 4 billion series at once.
     IdsExhausted,
 }
 
 /// In-memory series index and data.
 pub(crate) struct Head {
     pub(crate) symbols: Symbols,
-    pub(crate) series: IntMap<u32, Box<MemSeries>>,
+    pub(crate) series: SeriesSlab,
     by_hash: IntMap<u64, u32>,
     /// Label sets whose 64-bit hash equals that of another live series (practically never).
     collisions: HashMap<u64, Vec<u32>>,
     pub(crate) postings: Postings,
-    pub(crate) next_id: u32,
     /// Smallest and largest sample time appended since the last truncation
     /// (`i64::MAX`/`i64::MIN` while empty).
     pub(crate) mint: i64,
@@ -49,11 +50,10 @@ impl Head {
     pub(crate) fn new(chunk_range: i64) -> Head {
         Head {
             symbols: Symbols::default(),
-            series: IntMap::default(),
+            series: SeriesSlab::default(),
             by_hash: IntMap::default(),
             collisions: HashMap::new(),
             postings: Postings::default(),
-            next_id: 1,
             mint: i64::MAX,
             maxt: i64::MIN,
             min_valid: i64::MIN,
@@ -77,10 +77,14 @@ impl Head {
     /// Finds the id of a series.
     pub(crate) fn lookup(&self, labels: &Labels, hash: u64) -> Option<u32> {
         let id = *self.by_hash.get(&hash)?;
-        if self.labels_equal(&self.series[&id].labels, labels) {
+        if self.series.get(id).is_some_and(|s| self.labels_equal(&s.labels, labels)) {
             return Some(id);
         }
-        self.collisions.get(&hash)?.iter().copied().find(|id| self.labels_equal(&self.series[id].labels, labels))
+        self.collisions
+            .get(&hash)?
+            .iter()
+            .copied()
+            .find(|&id| self.series.get(id).is_some_and(|s| self.labels_equal(&s.labels, labels)))
     }
 
     /// Finds or creates a series. Returns its id and whether it was created.
@@ -92,16 +96,15 @@ impl Head {
         if max_series > 0 && self.series.len() >= max_series {
             return Err(CreateError::SeriesLimit(max_series));
         }
-        if self.next_id == u32::MAX {
+        if self.series.capacity() >= u32::MAX as usize - slab::PAGE_SIZE {
             return Err(CreateError::IdsExhausted);
         }
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.series.alloc();
         self.insert(id, labels, hash);
         Ok((id, true))
     }
 
-    /// Inserts a series with a given id (WAL replay and creation).
+    /// Inserts a series with a given, free id (WAL replay and creation).
     pub(crate) fn insert(&mut self, id: u32, labels: &Labels, hash: u64) {
         let mut ids = Vec::with_capacity(labels.len() * 2);
         for l in labels {
@@ -111,15 +114,12 @@ impl Head {
             ids.push(v);
             self.postings.add(n, v, id);
         }
-        self.series.insert(id, Box::new(MemSeries::new(ids.into_boxed_slice())));
+        self.series.put(id, MemSeries::new(ids.into_boxed_slice()));
         match self.by_hash.entry(hash) {
             std::collections::hash_map::Entry::Vacant(e) => {
                 e.insert(id);
             }
             std::collections::hash_map::Entry::Occupied(_) => self.collisions.entry(hash).or_default().push(id),
-        }
-        if id >= self.next_id {
-            self.next_id = id + 1;
         }
     }
 
@@ -130,7 +130,7 @@ impl Head {
         }
         let head_maxt = self.maxt;
         let chunk_range = self.chunk_range;
-        let Some(s) = self.series.get_mut(&id) else {
+        let Some(s) = self.series.get_mut(id) else {
             return Err(SampleError::UnknownSeries);
         };
         s.append(t, v, head_maxt, ooo_window, chunk_range)?;
@@ -145,7 +145,7 @@ impl Head {
 
     /// Labels of series `id`.
     pub(crate) fn labels_of(&self, id: u32) -> Option<Labels> {
-        let s = self.series.get(&id)?;
+        let s = self.series.get(id)?;
         Some(self.labels_from_ids(&s.labels))
     }
 
@@ -177,9 +177,7 @@ impl Head {
             }
         }
         let mut ids = if include.is_empty() {
-            let mut all: Vec<u32> = self.series.keys().copied().collect();
-            all.sort_unstable();
-            all
+            self.series.iter().map(|(id, _)| id).collect()
         } else {
             include.sort_by_key(|l| l.len());
             let mut it = include.into_iter();
@@ -223,7 +221,7 @@ impl Head {
 
     /// Appends the samples of series `id` within `[mint, maxt]` to `out`, sorted by time.
     pub(crate) fn samples(&self, id: u32, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
-        if let Some(s) = self.series.get(&id) {
+        if let Some(s) = self.series.get(id) {
             s.samples(mint, maxt, out);
         }
     }
@@ -232,50 +230,63 @@ impl Head {
     /// raises `min_valid` to `cut`. Returns the number of series removed.
     pub(crate) fn truncate(&mut self, cut: i64) -> usize {
         let mut dead: Vec<u32> = Vec::new();
-        for (&id, s) in self.series.iter_mut() {
+        for (id, s) in self.series.iter_mut() {
             s.truncate(cut);
             if s.is_empty() {
                 dead.push(id);
             }
         }
-        dead.sort_unstable();
         for &id in &dead {
-            let s = self.series.remove(&id).expect("listed above");
-            let hash = stable_hash_ids(&self.symbols, &s.labels);
-            if self.by_hash.get(&hash) == Some(&id) {
-                self.by_hash.remove(&hash);
-                if let Some(c) = self.collisions.get_mut(&hash) {
-                    if let Some(other) = c.pop() {
-                        self.by_hash.insert(hash, other);
-                    }
-                    if c.is_empty() {
-                        self.collisions.remove(&hash);
-                    }
-                }
-            } else if let Some(c) = self.collisions.get_mut(&hash) {
-                c.retain(|&x| x != id);
-                if c.is_empty() {
-                    self.collisions.remove(&hash);
-                }
-            }
-            for p in s.labels.chunks_exact(2) {
-                self.postings.mark_dirty(p[0], p[1]);
-                self.symbols.release(p[0]);
-                self.symbols.release(p[1]);
-            }
+            self.remove_series(id);
         }
         self.postings.remove_ids(&dead, &mut self.symbols);
         self.min_valid = self.min_valid.max(cut);
-        self.mint = self.series.values().filter_map(|s| s.min_time()).min().unwrap_or(i64::MAX).max(cut);
-        if self.series.is_empty() {
+        self.mint = self.series.iter().filter_map(|(_, s)| s.min_time()).min().unwrap_or(i64::MAX).max(cut);
+        if self.series.len() == 0 {
             self.mint = i64::MAX;
         }
         dead.len()
     }
 
+    /// Frees series `id`: its hash entry, its symbols, and (lazily, see
+    /// [`Postings::remove_ids`]) its postings.
+    fn remove_series(&mut self, id: u32) {
+        let Some(s) = self.series.remove(id) else { return };
+        let hash = stable_hash_ids(&self.symbols, &s.labels);
+        if self.by_hash.get(&hash) == Some(&id) {
+            self.by_hash.remove(&hash);
+            if let Some(c) = self.collisions.get_mut(&hash) {
+                if let Some(other) = c.pop() {
+                    self.by_hash.insert(hash, other);
+                }
+                if c.is_empty() {
+                    self.collisions.remove(&hash);
+                }
+            }
+        } else if let Some(c) = self.collisions.get_mut(&hash) {
+            c.retain(|&x| x != id);
+            if c.is_empty() {
+                self.collisions.remove(&hash);
+            }
+        }
+        for p in s.labels.chunks_exact(2) {
+            self.postings.mark_dirty(p[0], p[1]);
+            self.symbols.release(p[0]);
+            self.symbols.release(p[1]);
+        }
+    }
+
+    /// Replaces the series `id` by a new definition (WAL replay of an id that was freed and
+    /// reused before the crash).
+    pub(crate) fn redefine(&mut self, id: u32, labels: &Labels, hash: u64) {
+        self.remove_series(id);
+        self.postings.remove_ids(&[id], &mut self.symbols);
+        self.insert(id, labels, hash);
+    }
+
     /// Approximate heap bytes held by series data and the index.
     pub(crate) fn heap_bytes(&self) -> usize {
-        let series: usize = self.series.values().map(|s| s.heap_bytes() + std::mem::size_of::<MemSeries>()).sum();
+        let series: usize = self.series.iter().map(|(_, s)| s.heap_bytes()).sum::<usize>() + self.series.heap_bytes();
         series + self.postings.heap_bytes() + self.symbols.heap_bytes() + self.by_hash.capacity() * 16
     }
 }

@@ -49,7 +49,7 @@ impl Db {
         for chunk in ids.chunks(HEAD_BATCH) {
             let h = self.head.read().unwrap_or_else(|e| e.into_inner());
             for &id in chunk {
-                let Some(s) = h.series.get(&id) else { continue };
+                let Some(s) = h.series.get(id) else { continue };
                 let mut samples = Vec::new();
                 s.samples(mint, maxt, &mut samples);
                 if !samples.is_empty() {
@@ -82,7 +82,7 @@ impl Db {
         for chunk in ids.chunks(HEAD_BATCH) {
             let h = self.head.read().unwrap_or_else(|e| e.into_inner());
             for &id in chunk {
-                let Some(s) = h.series.get(&id) else { continue };
+                let Some(s) = h.series.get(id) else { continue };
                 let (Some(a), Some(b)) = (s.min_time(), s.max_time()) else { continue };
                 if b >= mint && a <= maxt {
                     set.insert(h.labels_from_ids(&s.labels));

@@ -35,7 +35,26 @@ impl Default for XorAppender {
 impl XorAppender {
     /// An empty chunk.
     pub fn new() -> XorAppender {
-        let mut buf = Vec::with_capacity(GROW + 2);
+        XorAppender::with_capacity(0)
+    }
+
+    /// A placeholder that holds no allocation; appending to it allocates.
+    pub fn empty() -> XorAppender {
+        XorAppender {
+            bits: BitWriter::from_parts(Vec::new(), 0),
+            num: 0,
+            t: 0,
+            t_delta: 0,
+            v: 0,
+            leading: 0xff,
+            trailing: 0,
+        }
+    }
+
+    /// An empty chunk with room for about `bytes` bytes (e.g. the size of the series'
+    /// previous chunk), so that it rarely needs to grow.
+    pub fn with_capacity(bytes: usize) -> XorAppender {
+        let mut buf = Vec::with_capacity(bytes.max(GROW) + 2);
         buf.extend_from_slice(&[0, 0]);
         XorAppender { bits: BitWriter::from_parts(buf, 0), num: 0, t: 0, t_delta: 0, v: 0, leading: 0xff, trailing: 0 }
     }
@@ -79,6 +98,9 @@ impl XorAppender {
     /// Appends a sample. The caller guarantees `t` is greater than the last timestamp.
     pub fn append(&mut self, t: i64, v: f64) {
         let buf = self.bits.buf_mut();
+        if buf.is_empty() {
+            buf.extend_from_slice(&[0, 0]);
+        }
         if buf.capacity() - buf.len() < GROW {
             // Grow by small steps: head chunks are many and small, and doubling would
             // waste up to half of every one of them.
@@ -88,20 +110,12 @@ impl XorAppender {
         let v_bits = v.to_bits();
         match self.num {
             0 => {
-                let mut tmp = Vec::with_capacity(10);
-                seer_encoding::put_uvarint(&mut tmp, zigzag(t));
-                for b in tmp {
-                    self.bits.write_bits(b as u64, 8);
-                }
+                self.write_uvarint(zigzag(t));
                 self.bits.write_bits(v_bits, 64);
             }
             1 => {
                 let delta = t - self.t;
-                let mut tmp = Vec::with_capacity(10);
-                seer_encoding::put_uvarint(&mut tmp, zigzag(delta));
-                for b in tmp {
-                    self.bits.write_bits(b as u64, 8);
-                }
+                self.write_uvarint(zigzag(delta));
                 self.write_value(v_bits);
                 self.t_delta = delta;
             }
@@ -134,6 +148,15 @@ impl XorAppender {
         let buf = self.bits.buf_mut();
         buf[0] = n[0];
         buf[1] = n[1];
+    }
+
+    /// An unsigned LEB128 varint written as 8-bit groups into the bit stream.
+    fn write_uvarint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.bits.write_bits((v & 0x7f) | 0x80, 8);
+            v >>= 7;
+        }
+        self.bits.write_bits(v, 8);
     }
 
     fn write_value(&mut self, v: u64) {

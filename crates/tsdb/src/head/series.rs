@@ -41,16 +41,41 @@ pub(crate) struct ClosedChunk {
 pub(crate) struct MemSeries {
     /// Label pairs as symbol ids: name, value, name, value... sorted by name.
     pub(crate) labels: Box<[u32]>,
+    /// False for a free slot of the series slab.
+    pub(crate) live: bool,
     closed: Vec<ClosedChunk>,
     open: XorAppender,
     open_mint: i64,
+    /// End (exclusive) of the block range the open chunk belongs to.
+    open_end: i64,
     /// Samples that arrived older than the newest sample, within the window; sorted.
     ooo: Vec<Sample>,
 }
 
 impl MemSeries {
     pub(crate) fn new(labels: Box<[u32]>) -> MemSeries {
-        MemSeries { labels, closed: Vec::new(), open: XorAppender::new(), open_mint: 0, ooo: Vec::new() }
+        MemSeries {
+            labels,
+            live: true,
+            closed: Vec::new(),
+            open: XorAppender::empty(),
+            open_mint: 0,
+            open_end: i64::MIN,
+            ooo: Vec::new(),
+        }
+    }
+
+    /// An unused slab slot (allocates nothing).
+    pub(crate) fn vacant() -> MemSeries {
+        MemSeries {
+            labels: Box::new([]),
+            live: false,
+            closed: Vec::new(),
+            open: XorAppender::empty(),
+            open_mint: 0,
+            open_end: i64::MIN,
+            ooo: Vec::new(),
+        }
     }
 
     /// Timestamp of the newest in-order sample.
@@ -110,11 +135,12 @@ impl MemSeries {
                 return self.insert_ooo(t, v);
             }
         }
-        if !self.open.is_empty() && (self.open.len() >= MAX_SAMPLES || t >= chunk_end(self.open_mint, chunk_range)) {
+        if !self.open.is_empty() && (self.open.len() >= MAX_SAMPLES || t >= self.open_end) {
             self.close_open();
         }
         if self.open.is_empty() {
             self.open_mint = t;
+            self.open_end = chunk_end(t, chunk_range);
         }
         self.open.append(t, v);
         Ok(())
@@ -137,7 +163,9 @@ impl MemSeries {
     }
 
     fn close_open(&mut self) {
-        let open = std::mem::take(&mut self.open);
+        // Size the next chunk like this one, so it rarely has to grow.
+        let hint = self.open.bytes().len();
+        let open = std::mem::replace(&mut self.open, XorAppender::with_capacity(hint));
         let maxt = open.last_t();
         self.closed.push(ClosedChunk { mint: self.open_mint, maxt, data: open.finish() });
     }
@@ -168,7 +196,7 @@ impl MemSeries {
     pub(crate) fn truncate(&mut self, cut: i64) {
         self.closed.retain(|c| c.maxt >= cut);
         if !self.open.is_empty() && self.open.last_t() < cut {
-            self.open = XorAppender::new();
+            self.open = XorAppender::empty();
         }
         self.ooo.retain(|s| s.t >= cut);
         if self.ooo.is_empty() && self.ooo.capacity() > 0 {

@@ -55,7 +55,7 @@ fn chunks_do_not_cross_block_boundaries() {
     for i in 0..20 {
         h.append(id, RANGE - 10 * 1000 + i * 1000, i as f64, 0).unwrap();
     }
-    let s = &h.series[&id];
+    let s = h.series.get(id).unwrap();
     assert_eq!(s.min_time(), Some(RANGE - 10_000));
     h.truncate(RANGE);
     assert_eq!(all(&h, id).first().unwrap().0, RANGE);
@@ -98,9 +98,11 @@ fn truncate_removes_dead_series_and_frees_symbols() {
     assert!(h.symbols.lookup("only-here").is_none());
     assert!(h.select_ids(&[Matcher::equal("__name__", "old")]).is_empty());
     assert_eq!(h.select_ids(&[Matcher::equal("__name__", "new")]), vec![b]);
-    // Recreating a removed series gives a fresh id.
+    // Recreating a removed series creates it anew; freed ids are reused.
     let (a2, created) = h.get_or_create(&l(&[("__name__", "old"), ("x", "only-here")]), 0).unwrap();
-    assert!(created && a2 != a);
+    assert!(created);
+    assert_eq!(a2, a);
+    assert_eq!(h.select_ids(&[Matcher::equal("x", "only-here")]), vec![a2]);
 }
 
 #[test]

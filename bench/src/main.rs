@@ -1,0 +1,24 @@
+//! `seer-bench`: runs the same workload against Seer and a peer in one run and prints the
+//! ratios Seer/peer. See `bench/README.md`.
+
+mod http;
+mod ingest;
+mod proc;
+mod workload;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let r = match args.first().map(String::as_str) {
+        Some("ingest") => ingest::run(&args[1..]),
+        _ => {
+            eprintln!(
+                "usage: seer-bench ingest [--series N] [--hours H] [--seer PATH] [--out DIR] [--prometheus PATH]"
+            );
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = r {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,68 @@
+//! Process measurements from /proc and process control.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// User + system CPU seconds of a process.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    let Some((_, after)) = s.rsplit_once(')') else { return 0.0 };
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = 100.0;
+    let u: f64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0.0);
+    let st: f64 = f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0.0);
+    (u + st) / ticks
+}
+
+/// A `/proc/<pid>/status` field in bytes (VmHWM, VmRSS).
+pub fn status_bytes(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+/// Total bytes of the files under `dir`.
+pub fn dir_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let Ok(m) = e.metadata() else { continue };
+            if m.is_dir() {
+                total += dir_bytes(&e.path());
+            } else {
+                total += m.len();
+            }
+        }
+    }
+    total
+}
+
+/// Starts a process with output to `log`.
+pub fn spawn(bin: &Path, args: &[String], log: &Path) -> anyhow::Result<Child> {
+    let f = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    let f2 = f.try_clone()?;
+    Ok(Command::new(bin).args(args).stdout(Stdio::from(f)).stderr(Stdio::from(f2)).spawn()?)
+}
+
+/// Waits until `GET path` answers 200; returns the time it took.
+pub fn wait_ready(addr: std::net::SocketAddr, path: &str, timeout: Duration) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if let Ok((200, _)) = crate::http::get(addr, path) {
+            return Ok(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    anyhow::bail!("{addr}{path} not ready after {timeout:?}")
+}
+
+/// SIGKILL and reap.
+pub fn kill9(c: &mut Child) {
+    let _ = c.kill();
+    let _ = c.wait();
+}
