@@ -21,14 +21,25 @@ struct P<'a> {
 }
 
 impl P<'_> {
+    /// The current position, moved back to a character boundary (an escape can leave it
+    /// inside a multi-byte character).
+    fn at(&self) -> usize {
+        let mut i = self.i.min(self.s.len());
+        while !self.s.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    }
+
     fn err(&self, msg: &str) -> String {
-        let line = self.s[..self.i.min(self.s.len())].matches('\n').count() + 1;
-        let col = self.i - self.s[..self.i.min(self.s.len())].rfind('\n').map(|x| x + 1).unwrap_or(0) + 1;
+        let before = &self.s[..self.at()];
+        let line = before.matches('\n').count() + 1;
+        let col = before.len() - before.rfind('\n').map(|x| x + 1).unwrap_or(0) + 1;
         format!("{line}:{col}: parse error: {msg}")
     }
 
     fn rest_token(&self) -> String {
-        self.s[self.i..].chars().take(10).collect()
+        self.s[self.at()..].chars().take(10).collect()
     }
 
     fn ws(&mut self) {
@@ -101,16 +112,16 @@ impl P<'_> {
                     }
                 };
                 self.ws();
-                let kind = if self.s[self.i..].starts_with("=~") {
+                let kind = if self.s.get(self.i..).unwrap_or("").starts_with("=~") {
                     self.i += 2;
                     MatchKind::Regex
-                } else if self.s[self.i..].starts_with("!~") {
+                } else if self.s.get(self.i..).unwrap_or("").starts_with("!~") {
                     self.i += 2;
                     MatchKind::NotRegex
-                } else if self.s[self.i..].starts_with("!=") {
+                } else if self.s.get(self.i..).unwrap_or("").starts_with("!=") {
                     self.i += 2;
                     MatchKind::NotEqual
-                } else if self.s[self.i..].starts_with('=') {
+                } else if self.s.get(self.i..).unwrap_or("").starts_with('=') {
                     self.i += 1;
                     MatchKind::Equal
                 } else if self.i >= self.b.len() {
@@ -268,6 +279,8 @@ mod tests {
         assert!(show("up{a}").contains("label matching operator"));
         assert!(show("").contains("unexpected end of input"));
         assert!(show("up x").contains("unexpected character after selector"));
+        // Found by fuzzing: an escaped multi-byte character.
+        assert!(show("{a=\"\\é\"}").contains("unknown escape sequence"));
     }
 
     #[test]

@@ -127,7 +127,7 @@ impl fmt::Display for Labels {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            write!(f, "{}=\"{}\"", l.name, l.value.escape_default())?;
+            write!(f, "{}=\"{}\"", l.name, escape(&l.value))?;
         }
         f.write_str("}")
     }
@@ -139,6 +139,24 @@ impl<'a> IntoIterator for &'a Labels {
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter()
     }
+}
+
+/// Escapes a label value for printing inside double quotes: backslash, quote and control
+/// characters are escaped, other characters (any script) are kept, as Prometheus prints.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Builds a [`Labels`] by setting and deleting names.

@@ -122,7 +122,7 @@ impl Matcher {
 
 impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}\"{}\"", self.name, self.kind.as_str(), self.value.escape_default())
+        write!(f, "{}{}\"{}\"", self.name, self.kind.as_str(), crate::labels::escape(&self.value))
     }
 }
 

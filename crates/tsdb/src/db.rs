@@ -142,6 +142,8 @@ pub struct ReplayReport {
     pub series: u64,
     /// Damage found and repaired, if any.
     pub corruption: Option<String>,
+    /// Series definitions skipped because their id is out of range (damaged records).
+    pub bad_series_ids: u64,
     /// Time taken.
     pub duration: std::time::Duration,
 }
@@ -186,7 +188,13 @@ impl Db {
         head.min_valid = blocks.iter().map(|b| b.meta().max_time).max().unwrap_or(i64::MIN);
         let mut exemplars = Exemplars::new(opts.max_exemplars);
         let mut metadata = HashMap::new();
-        let mut replay = replay_wal(&wal_dir(dir), &mut head, &mut exemplars, &mut metadata)?;
+        // Series ids are slab positions and never exceed the peak number of live series by
+        // more than a page; larger ids in a WAL can only come from damage.
+        let max_id = match opts.limits.max_series_per_tenant {
+            0 => 1 << 26,
+            n => (n.saturating_mul(2).saturating_add(1 << 16)).min(u32::MAX as usize / 2),
+        } as u32;
+        let mut replay = replay_wal(&wal_dir(dir), &mut head, &mut exemplars, &mut metadata, max_id)?;
         let wal = Wal::open(&wal_dir(dir), opts.wal.clone())?;
         // Series whose samples all went to blocks before the crash.
         let min_valid = head.min_valid;
@@ -732,12 +740,14 @@ fn replay_wal(
     head: &mut Head,
     exemplars: &mut Exemplars,
     metadata: &mut HashMap<String, MetricMetadata>,
+    max_id: u32,
 ) -> Result<ReplayReport, Error> {
-    const BATCH: usize = 1 << 21;
+    // 1 Mi samples per batch: replay memory stays a few tens of MB above the head itself.
+    const BATCH: usize = 1 << 20;
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
     let mut report = ReplayReport::default();
     let mut reader = Reader::open(dir)?;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(4);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(2);
     let mut read_err: Option<Error> = None;
     std::thread::scope(|scope| {
         let reader = &mut reader;
@@ -777,6 +787,10 @@ fn replay_wal(
                     Record::Series(series) => {
                         apply_samples(head, &mut pending, threads, &mut report);
                         for s in series {
+                            if s.id == 0 || s.id >= max_id {
+                                report.bad_series_ids += 1;
+                                continue;
+                            }
                             report.series += 1;
                             let hash = s.labels.stable_hash();
                             match head.series.get(s.id) {

@@ -311,3 +311,27 @@ fn parallel_replay_of_many_series() {
     assert_eq!(count(&db, i64::MIN, i64::MAX) as u64, n);
     check_values(&db, 20_000);
 }
+
+#[test]
+fn retention_by_size_deletes_oldest_blocks() {
+    let d = tempfile::tempdir().unwrap();
+    let db = Db::open(d.path(), Options { retention_time: 0, ..Options::default() }).unwrap();
+    for h in 0..12 {
+        fill(&db, h * HOUR, (h + 1) * HOUR, MIN, 200);
+        db.maintain().unwrap();
+    }
+    let blocks = db.blocks();
+    assert!(blocks.len() >= 3, "{blocks:?}");
+    let total: u64 = blocks.iter().map(|b| b.size()).sum::<u64>() + db.stats().wal_bytes;
+    let oldest = blocks[0].meta().min_time;
+    drop(db);
+    // Reopen with a limit a bit below the current size: the oldest block goes.
+    let db =
+        Db::open(d.path(), Options { retention_time: 0, retention_size: total - 1, ..Options::default() }).unwrap();
+    db.maintain().unwrap();
+    let after = db.blocks();
+    assert!(after.len() < blocks.len());
+    assert!(after[0].meta().min_time > oldest);
+    let size: u64 = after.iter().map(|b| b.size()).sum::<u64>() + db.stats().wal_bytes;
+    assert!(size <= total - 1, "{size} > {}", total - 1);
+}
