@@ -40,19 +40,6 @@ fn read_secret(path: &std::path::Path) -> Result<String, String> {
         .map_err(|e| format!("unable to read {}: {e}", path.display()))
 }
 
-fn base64(b: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in b.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
-    }
-    out
-}
-
 /// The `Authorization` header for a job, reading secret files afresh.
 pub fn authorization(job: &Job) -> Result<Option<String>, String> {
     let c = &job.config;
@@ -66,7 +53,7 @@ pub fn authorization(job: &Job) -> Result<Option<String>, String> {
             (None, Some(f)) => read_secret(f)?,
             (None, None) => String::new(),
         };
-        return Ok(Some(format!("Basic {}", base64(format!("{user}:{pass}").as_bytes()))));
+        return Ok(Some(format!("Basic {}", seer_encoding::base64_encode(format!("{user}:{pass}").as_bytes()))));
     }
     if let Some(a) = &c.authorization {
         let kind = a.kind.clone().unwrap_or_else(|| "Bearer".into());

@@ -8,9 +8,11 @@
 //! borrowed slice and return an error instead of panicking on truncated or hostile input,
 //! so every decoder built on top can be fuzzed without special cases.
 
+mod base64;
 mod bits;
 mod bytes;
 
+pub use base64::{base64_decode, base64_encode};
 pub use bits::{BitReader, BitWriter};
 pub use bytes::{ByteReader, DecodeError, put_uvarint, put_varint, uvarint_len};
 

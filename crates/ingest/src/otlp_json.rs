@@ -15,6 +15,7 @@ use crate::proto::otlp::metrics::{
 };
 use crate::proto::otlp::resource::Resource;
 use crate::proto::otlp::trace::{ExportTraceServiceRequest, ResourceSpans, ScopeSpans, Span, Status, span};
+use seer_encoding::base64_decode;
 use serde_json::{Map, Value};
 
 type Obj = Map<String, Value>;
@@ -165,30 +166,6 @@ fn hex_field(o: &Obj, key: &str) -> R<Vec<u8>> {
         out.push(b);
     }
     Ok(out)
-}
-
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' | b'\n' | b'\r' => continue,
-            _ => return None,
-        };
-        acc = (acc << 6) | v as u32;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
 }
 
 fn any_value(v: &Value) -> R<AnyValue> {
@@ -613,11 +590,5 @@ mod tests {
         assert!(decode_metrics(b"[1]").is_err());
         assert!(decode_metrics(b"{").is_err());
         assert!(decode_traces(br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"xyz"}]}]}]}"#).is_err());
-    }
-
-    #[test]
-    fn base64() {
-        assert_eq!(base64_decode("aGVsbG8=").unwrap(), b"hello");
-        assert!(base64_decode("!!").is_none());
     }
 }

@@ -11,6 +11,7 @@ use crate::proto::otlp::common::{AnyValue, KeyValue, any_value};
 use crate::proto::otlp::metrics::{AggregationTemporality, ExportMetricsServiceRequest, metric, number_data_point};
 use crate::proto::otlp::metrics::{Exemplar as PbExemplar, exemplar};
 use crate::{Rejected, reject};
+use seer_encoding::base64_encode;
 use seer_model::{
     Exemplar, Label, Labels, LabelsBuilder, MetricMetadata, MetricType, Sample, SeriesSamples, stale_nan,
 };
@@ -639,19 +640,6 @@ fn json_float(d: f64) -> String {
         };
     }
     format!("{d}")
-}
-
-fn base64_encode(b: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
-    for c in b.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
-    }
-    out
 }
 
 #[cfg(test)]
