@@ -43,6 +43,9 @@ pub struct Options {
     pub max_exemplars: usize,
     /// zstd level for block pages.
     pub zstd_level: i32,
+    /// A checkpoint is taken once the WAL written since the last one exceeds both this many
+    /// bytes and the size of that checkpoint (default 128 MiB).
+    pub checkpoint_min_wal_bytes: u64,
 }
 
 impl Default for Options {
@@ -56,6 +59,7 @@ impl Default for Options {
             limits: Limits::default(),
             max_exemplars: 100_000,
             zstd_level: 3,
+            checkpoint_min_wal_bytes: 128 << 20,
         }
     }
 }
@@ -236,6 +240,7 @@ impl Db {
         let mut report = AppendReport::default();
         let mut new_series: Vec<(u32, usize)> = Vec::new();
         let mut samples: Vec<RefSample> = Vec::with_capacity(batch.iter().map(|s| s.samples.len()).sum());
+        let mut ooo_samples: Vec<RefSample> = Vec::new();
         let mut exemplars: Vec<RefExemplar> = Vec::new();
         let limits = &self.opts.limits;
         let mut head = self.head.write().unwrap_or_else(|e| e.into_inner());
@@ -268,7 +273,8 @@ impl Db {
             };
             for smp in &s.samples {
                 match head.append(id, smp.t, smp.v, self.opts.out_of_order_window) {
-                    Ok(()) => samples.push(RefSample { id, t: smp.t, v: smp.v }),
+                    Ok(false) => samples.push(RefSample { id, t: smp.t, v: smp.v }),
+                    Ok(true) => ooo_samples.push(RefSample { id, t: smp.t, v: smp.v }),
                     Err(e) => report.reject(e.message(), 1, || s.labels.to_string()),
                 }
             }
@@ -291,7 +297,7 @@ impl Db {
                 }
             }
         }
-        report.samples_appended = samples.len() as u64;
+        report.samples_appended = (samples.len() + ooo_samples.len()) as u64;
         report.exemplars_appended = exemplars.len() as u64;
 
         // Log while still holding the head lock, so that a series definition always
@@ -307,10 +313,12 @@ impl Db {
                 wal.log(&buf)?;
             }
         }
-        for part in samples.chunks(50_000) {
-            buf.clear();
-            record::encode_samples(&mut buf, part);
-            wal.log(&buf)?;
+        for (list, ooo) in [(&samples, false), (&ooo_samples, true)] {
+            for part in list.chunks(50_000) {
+                buf.clear();
+                record::encode_samples(&mut buf, part, ooo);
+                wal.log(&buf)?;
+            }
         }
         for part in exemplars.chunks(10_000) {
             buf.clear();
@@ -380,6 +388,12 @@ impl Db {
         }
         self.compact_blocks()?;
         self.apply_retention()?;
+        // Keep replay short: once the WAL written since the last checkpoint is larger than
+        // the checkpoint itself (and than `checkpoint_min_wal_bytes`), fold it into a new one.
+        let (cp, tail) = seer_wal::sizes(&wal_dir(&self.dir))?;
+        if tail > cp.max(self.opts.checkpoint_min_wal_bytes) {
+            self.checkpoint()?;
+        }
         Ok(())
     }
 
@@ -393,15 +407,92 @@ impl Db {
             blocks.push(b);
             blocks.sort_by_key(|b| b.meta().min_time);
         }
-        // Close the segment being written, so that everything logged so far is in
-        // segments that the checkpoint can replace.
+        self.head.write().unwrap_or_else(|e| e.into_inner()).truncate(end);
+        self.checkpoint()
+    }
+
+    /// Replaces the WAL written so far by a checkpoint of the head's current state: every
+    /// series with its compressed chunks, out-of-order samples, exemplars and metadata.
+    /// Replay then loads chunks instead of re-encoding every sample, and only the WAL
+    /// written since needs sample-by-sample replay.
+    ///
+    /// The segment being written is closed first: every record in it and before it has
+    /// already been applied to the head (appends update the head before logging, under
+    /// the head lock), so the checkpoint covers it. The head is copied a page of series at
+    /// a time under its read lock, so appends continue meanwhile; samples that arrive
+    /// during the copy are both in the checkpoint and in the next segment, and replay
+    /// skips in-order samples a series already has.
+    pub fn checkpoint(&self) -> Result<(), Error> {
         let upto = self.wal.lock().unwrap_or_else(|e| e.into_inner()).next_segment()?;
-        let live = {
-            let mut h = self.head.write().unwrap_or_else(|e| e.into_inner());
-            h.truncate(end);
-            h.series.iter().map(|(id, _)| id).collect::<Vec<u32>>()
-        };
-        self.write_checkpoint(upto, &live, end)
+        let dir = wal_dir(&self.dir);
+        let pages = self.head.read().unwrap_or_else(|e| e.into_inner()).series.pages.len();
+        let mut page = 0usize;
+        let mut queue: std::collections::VecDeque<Vec<u8>> = Default::default();
+        let mut tail_done = false;
+        let records = std::iter::from_fn(|| {
+            loop {
+                if let Some(r) = queue.pop_front() {
+                    return Some(r);
+                }
+                if page < pages {
+                    // Series: one page of the slab under one read lock.
+                    let h = self.head.read().unwrap_or_else(|e| e.into_inner());
+                    let mut entries = Vec::new();
+                    let mut count = 0;
+                    for (i, s) in h.series.pages.get(page).map(|p| p.iter().enumerate()).into_iter().flatten() {
+                        if !s.live {
+                            continue;
+                        }
+                        let id = ((page << PAGE_BITS) + i) as u32;
+                        let pairs = s.labels.chunks_exact(2).map(|x| (h.symbols.get(x[0]), h.symbols.get(x[1])));
+                        record::encode_series_state_entry(&mut entries, id, pairs, s);
+                        count += 1;
+                        if entries.len() > 8 << 20 {
+                            queue.push_back(record::series_state_record(&entries, count));
+                            entries.clear();
+                            count = 0;
+                        }
+                    }
+                    drop(h);
+                    page += 1;
+                    if count > 0 {
+                        queue.push_back(record::series_state_record(&entries, count));
+                    }
+                    continue;
+                }
+                if tail_done {
+                    return None;
+                }
+                // Exemplars (referring to the series above) and metadata.
+                tail_done = true;
+                let h = self.head.read().unwrap_or_else(|e| e.into_inner());
+                let ex: Vec<RefExemplar> = self
+                    .exemplars
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .newer_than(h.min_valid)
+                    .filter_map(|e| {
+                        let id = h.lookup(&e.series, e.series.stable_hash())?;
+                        Some(RefExemplar { id, t: e.exemplar.t, v: e.exemplar.v, labels: e.exemplar.labels.clone() })
+                    })
+                    .collect();
+                drop(h);
+                for part in ex.chunks(10_000) {
+                    let mut b = Vec::new();
+                    record::encode_exemplars(&mut b, part);
+                    queue.push_back(b);
+                }
+                let md: Vec<MetricMetadata> =
+                    self.metadata.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+                for part in md.chunks(10_000) {
+                    let mut b = Vec::new();
+                    record::encode_metadata(&mut b, part);
+                    queue.push_back(b);
+                }
+            }
+        });
+        seer_wal::checkpoint(&dir, upto, records, self.opts.wal.compress)?;
+        Ok(())
     }
 
     /// Writes the head's samples in `[start, end)` into a new block file in `dir`.
@@ -478,65 +569,6 @@ impl Db {
             }
         }
         w.finish(end)
-    }
-
-    /// Rewrites the WAL up to segment `upto` as a checkpoint holding the definitions of
-    /// `live` series (sorted) and the samples and exemplars at or after `mint`.
-    fn write_checkpoint(&self, upto: u64, live: &[u32], mint: i64) -> Result<(), Error> {
-        let dir = wal_dir(&self.dir);
-        let mut reader = Reader::open_upto(&dir, Some(upto))?;
-        let is_live = |id: u32| live.binary_search(&id).is_ok();
-        let mut out: Vec<Vec<u8>> = Vec::new();
-        let mut err: Option<Error> = None;
-        // Stream: filter each record and hand it to the checkpoint writer. Records are
-        // collected in bounded groups to keep memory flat.
-        let records = std::iter::from_fn(|| {
-            loop {
-                if let Some(r) = out.pop() {
-                    return Some(r);
-                }
-                let rec = match reader.next_record() {
-                    Ok(Some(r)) => r,
-                    Ok(None) => return None,
-                    Err(e) => {
-                        err = Some(e.into());
-                        return None;
-                    }
-                };
-                let Ok(decoded) = record::decode(rec) else { continue };
-                let mut buf = Vec::new();
-                match decoded {
-                    Record::Series(s) => {
-                        let keep: Vec<(u32, &seer_model::Labels)> =
-                            s.iter().filter(|x| is_live(x.id)).map(|x| (x.id, &x.labels)).collect();
-                        if !keep.is_empty() {
-                            record::encode_series(&mut buf, &keep);
-                        }
-                    }
-                    Record::Samples(s) => {
-                        let keep: Vec<RefSample> = s.into_iter().filter(|x| x.t >= mint && is_live(x.id)).collect();
-                        if !keep.is_empty() {
-                            record::encode_samples(&mut buf, &keep);
-                        }
-                    }
-                    Record::Exemplars(s) => {
-                        let keep: Vec<RefExemplar> = s.into_iter().filter(|x| x.t >= mint && is_live(x.id)).collect();
-                        if !keep.is_empty() {
-                            record::encode_exemplars(&mut buf, &keep);
-                        }
-                    }
-                    Record::Metadata(m) => record::encode_metadata(&mut buf, &m),
-                }
-                if !buf.is_empty() {
-                    out.push(buf);
-                }
-            }
-        });
-        seer_wal::checkpoint(&dir, upto, records, self.opts.wal.compress)?;
-        if let Some(e) = err {
-            return Err(e);
-        }
-        Ok(())
     }
 
     /// Merges adjacent blocks into larger ones: blocks that fall in one aligned window of 3,
@@ -760,7 +792,8 @@ fn replay_wal(
                     Ok(Some(rec)) => {
                         let Ok(r) = record::decode(rec) else { continue };
                         n += match &r {
-                            Record::Samples(s) => s.len(),
+                            Record::Samples(s) | Record::OooSamples(s) => s.len(),
+                            Record::SeriesState(s) => s.len() * 64,
                             _ => 1,
                         };
                         batch.push(r);
@@ -780,10 +813,36 @@ fn replay_wal(
             }
             let _ = tx.send(batch);
         });
-        let mut pending: Vec<RefSample> = Vec::with_capacity(BATCH);
+        let mut pending: Vec<(RefSample, bool)> = Vec::with_capacity(BATCH);
         for batch in rx {
             for r in batch {
                 match r {
+                    Record::SeriesState(states) => {
+                        apply_samples(head, &mut pending, threads, &mut report);
+                        let (min_valid, range) = (head.min_valid, head.chunk_range);
+                        for st in states {
+                            if st.id == 0 || st.id >= max_id {
+                                report.bad_series_ids += 1;
+                                continue;
+                            }
+                            report.series += 1;
+                            let hash = st.labels.stable_hash();
+                            match head.series.get(st.id) {
+                                Some(existing) if stable_hash_ids(&head.symbols, &existing.labels) == hash => {}
+                                Some(_) => head.redefine(st.id, &st.labels, hash),
+                                None => head.insert(st.id, &st.labels, hash),
+                            }
+                            if let Some(ms) = head.series.get_mut(st.id) {
+                                ms.restore(st.data, min_valid, range);
+                                let (a, b) = (ms.min_time(), ms.max_time());
+                                if let (Some(a), Some(b)) = (a, b) {
+                                    report.samples += ms.num_samples() as u64;
+                                    head.mint = head.mint.min(a);
+                                    head.maxt = head.maxt.max(b);
+                                }
+                            }
+                        }
+                    }
                     Record::Series(series) => {
                         apply_samples(head, &mut pending, threads, &mut report);
                         for s in series {
@@ -801,7 +860,13 @@ fn replay_wal(
                         }
                     }
                     Record::Samples(samples) => {
-                        pending.extend(samples);
+                        pending.extend(samples.into_iter().map(|s| (s, false)));
+                        if pending.len() >= BATCH {
+                            apply_samples(head, &mut pending, threads, &mut report);
+                        }
+                    }
+                    Record::OooSamples(samples) => {
+                        pending.extend(samples.into_iter().map(|s| (s, true)));
                         if pending.len() >= BATCH {
                             apply_samples(head, &mut pending, threads, &mut report);
                         }
@@ -832,18 +897,20 @@ fn replay_wal(
     Ok(report)
 }
 
-/// Appends replayed samples to their series in parallel (see [`replay_wal`]).
-fn apply_samples(head: &mut Head, pending: &mut Vec<RefSample>, threads: usize, report: &mut ReplayReport) {
+/// Appends replayed samples to their series in parallel (see [`replay_wal`]). In-order
+/// samples a series already has (restored from the checkpoint) are skipped; out-of-order
+/// ones go to the series' out-of-order buffer.
+fn apply_samples(head: &mut Head, pending: &mut Vec<(RefSample, bool)>, threads: usize, report: &mut ReplayReport) {
     if pending.is_empty() {
         return;
     }
     let min_valid = head.min_valid;
     let range = head.chunk_range;
     let worker_of = |id: u32| ((id >> PAGE_BITS) as usize) % threads;
-    let mut parts: Vec<Vec<RefSample>> =
+    let mut parts: Vec<Vec<(RefSample, bool)>> =
         (0..threads).map(|_| Vec::with_capacity(pending.len() / threads + 1)).collect();
     for s in pending.drain(..) {
-        parts[worker_of(s.id)].push(s);
+        parts[worker_of(s.0.id)].push(s);
     }
     // Worker w gets mutable access to pages w, w + threads, w + 2·threads...
     let npages = head.series.pages.len();
@@ -861,14 +928,18 @@ fn apply_samples(head: &mut Head, pending: &mut Vec<RefSample>, threads: usize, 
             .map(|(part, table)| {
                 scope.spawn(move || {
                     let (mut n, mut mint, mut maxt) = (0u64, i64::MAX, i64::MIN);
-                    for s in part {
+                    for &(s, ooo) in part {
                         if s.t < min_valid {
                             continue;
                         }
                         let Some(Some(page)) = table.get_mut((s.id >> PAGE_BITS) as usize) else { continue };
                         let ms = &mut page[s.id as usize & (PAGE_SIZE - 1)];
+                        if !ms.live {
+                            continue;
+                        }
                         // Accepted once, so accepted again whatever the window is now.
-                        if ms.live && ms.append(s.t, s.v, i64::MIN, i64::MAX, range).is_ok() {
+                        let applied = if ooo { ms.replay_ooo(s.t, s.v) } else { ms.replay_in_order(s.t, s.v, range) };
+                        if applied {
                             n += 1;
                             mint = mint.min(s.t);
                             maxt = maxt.max(s.t);

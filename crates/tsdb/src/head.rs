@@ -11,7 +11,7 @@ mod slab;
 mod symbols;
 
 pub(crate) use postings::{Postings, intersect, subtract, union_sorted};
-pub(crate) use series::{MemSeries, SampleError};
+pub(crate) use series::{MemSeries, SampleError, SeriesData};
 pub(crate) use slab::{PAGE_BITS, PAGE_SIZE, SeriesSlab};
 pub(crate) use symbols::Symbols;
 
@@ -123,8 +123,9 @@ impl Head {
         }
     }
 
-    /// Appends one sample to series `id`.
-    pub(crate) fn append(&mut self, id: u32, t: i64, v: f64, ooo_window: i64) -> Result<(), SampleError> {
+    /// Appends one sample to series `id`. `Ok(true)` means it was out of order (kept in the
+    /// series' out-of-order buffer).
+    pub(crate) fn append(&mut self, id: u32, t: i64, v: f64, ooo_window: i64) -> Result<bool, SampleError> {
         if t < self.min_valid {
             return Err(SampleError::OutOfBounds);
         }
@@ -133,14 +134,14 @@ impl Head {
         let Some(s) = self.series.get_mut(id) else {
             return Err(SampleError::UnknownSeries);
         };
-        s.append(t, v, head_maxt, ooo_window, chunk_range)?;
+        let ooo = s.append(t, v, head_maxt, ooo_window, chunk_range)?;
         if t < self.mint {
             self.mint = t;
         }
         if t > self.maxt {
             self.maxt = t;
         }
-        Ok(())
+        Ok(ooo)
     }
 
     /// Labels of series `id`.

@@ -1,6 +1,7 @@
 //! The metrics store's WAL record types (the WAL itself only frames opaque bytes).
 //! Layouts are in `FORMAT.md`, section "WAL records".
 
+use crate::head::{MemSeries, SeriesData};
 use seer_encoding::{ByteReader, DecodeError, put_uvarint, put_varint};
 use seer_model::{Label, Labels, MetricMetadata, MetricType};
 
@@ -8,6 +9,8 @@ const SERIES: u8 = 1;
 const SAMPLES: u8 = 2;
 const EXEMPLARS: u8 = 3;
 const METADATA: u8 = 4;
+const OOO_SAMPLES: u8 = 5;
+const SERIES_STATE: u8 = 6;
 
 /// A series definition: the id used by later records, and its labels.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,13 +36,24 @@ pub(crate) struct RefExemplar {
     pub labels: Labels,
 }
 
+/// A series with its head data, as a checkpoint stores it.
+pub(crate) struct SeriesStateRecord {
+    pub id: u32,
+    pub labels: Labels,
+    pub data: SeriesData,
+}
+
 /// A decoded record.
-#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Record {
     Series(Vec<SeriesRecord>),
+    /// In-order samples.
     Samples(Vec<RefSample>),
+    /// Samples accepted out of order (into a series' out-of-order buffer).
+    OooSamples(Vec<RefSample>),
     Exemplars(Vec<RefExemplar>),
     Metadata(Vec<MetricMetadata>),
+    /// Checkpoint: series definitions with their data.
+    SeriesState(Vec<SeriesStateRecord>),
 }
 
 fn put_str(dst: &mut Vec<u8>, s: &str) {
@@ -65,9 +79,9 @@ pub(crate) fn encode_series(dst: &mut Vec<u8>, series: &[(u32, &Labels)]) {
     }
 }
 
-/// Appends a samples record.
-pub(crate) fn encode_samples(dst: &mut Vec<u8>, samples: &[RefSample]) {
-    dst.push(SAMPLES);
+/// Appends a samples record; `ooo` marks samples that were accepted out of order.
+pub(crate) fn encode_samples(dst: &mut Vec<u8>, samples: &[RefSample], ooo: bool) {
+    dst.push(if ooo { OOO_SAMPLES } else { SAMPLES });
     put_uvarint(dst, samples.len() as u64);
     let Some(first) = samples.first() else { return };
     let base_t = first.t;
@@ -105,6 +119,31 @@ pub(crate) fn encode_metadata(dst: &mut Vec<u8>, metadata: &[MetricMetadata]) {
     }
 }
 
+/// Appends one entry of a series-state record (see [`series_state_record`]).
+pub(crate) fn encode_series_state_entry<'a>(
+    dst: &mut Vec<u8>,
+    id: u32,
+    labels: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+    series: &MemSeries,
+) {
+    put_uvarint(dst, id as u64);
+    put_uvarint(dst, labels.len() as u64);
+    for (n, v) in labels {
+        put_str(dst, n);
+        put_str(dst, v);
+    }
+    series.encode_data(dst);
+}
+
+/// A series-state record made of `count` entries.
+pub(crate) fn series_state_record(entries: &[u8], count: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(entries.len() + 12);
+    out.push(SERIES_STATE);
+    put_uvarint(&mut out, count as u64);
+    out.extend_from_slice(entries);
+    out
+}
+
 fn read_labels(r: &mut ByteReader<'_>) -> Result<Labels, DecodeError> {
     let n = r.len_prefix(r.remaining())?;
     let mut pairs = Vec::with_capacity(n.min(64));
@@ -137,7 +176,7 @@ pub(crate) fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
             }
             Record::Series(out)
         }
-        SAMPLES => {
+        SAMPLES | OOO_SAMPLES => {
             let mut out = Vec::with_capacity(n);
             if n > 0 {
                 let base_t = r.varint()?;
@@ -151,7 +190,17 @@ pub(crate) fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
                     out.push(RefSample { id: id32, t, v });
                 }
             }
-            Record::Samples(out)
+            if kind == SAMPLES { Record::Samples(out) } else { Record::OooSamples(out) }
+        }
+        SERIES_STATE => {
+            let mut out = Vec::with_capacity(n.min(1 << 16));
+            for _ in 0..n {
+                let id = read_id(&mut r)?;
+                let labels = read_labels(&mut r)?;
+                let data = MemSeries::decode_data(&mut r)?;
+                out.push(SeriesStateRecord { id, labels, data });
+            }
+            Record::SeriesState(out)
         }
         EXEMPLARS => {
             let mut out = Vec::with_capacity(n);
@@ -188,12 +237,10 @@ mod tests {
         let a = Labels::from_pairs([("__name__", "x"), ("job", "j")]);
         let mut buf = Vec::new();
         encode_series(&mut buf, &[(7, &a), (9, &Labels::empty())]);
+        let Record::Series(got) = decode(&buf).unwrap() else { panic!() };
         assert_eq!(
-            decode(&buf).unwrap(),
-            Record::Series(vec![
-                SeriesRecord { id: 7, labels: a.clone() },
-                SeriesRecord { id: 9, labels: Labels::empty() }
-            ])
+            got,
+            vec![SeriesRecord { id: 7, labels: a.clone() }, SeriesRecord { id: 9, labels: Labels::empty() }]
         );
         let samples = vec![
             RefSample { id: 9, t: 1000, v: 1.5 },
@@ -201,12 +248,18 @@ mod tests {
             RefSample { id: 3, t: 2000, v: -0.0 },
         ];
         buf.clear();
-        encode_samples(&mut buf, &samples);
-        assert_eq!(decode(&buf).unwrap(), Record::Samples(samples));
+        encode_samples(&mut buf, &samples, false);
+        let Record::Samples(got) = decode(&buf).unwrap() else { panic!() };
+        assert_eq!(got, samples);
+        buf.clear();
+        encode_samples(&mut buf, &samples, true);
+        let Record::OooSamples(got) = decode(&buf).unwrap() else { panic!() };
+        assert_eq!(got, samples);
         let ex = vec![RefExemplar { id: 1, t: 5, v: 0.25, labels: Labels::from_pairs([("trace_id", "abc")]) }];
         buf.clear();
         encode_exemplars(&mut buf, &ex);
-        assert_eq!(decode(&buf).unwrap(), Record::Exemplars(ex));
+        let Record::Exemplars(got) = decode(&buf).unwrap() else { panic!() };
+        assert_eq!(got, ex);
         let md = vec![MetricMetadata {
             metric_family: "x".into(),
             kind: MetricType::Counter,
@@ -215,7 +268,8 @@ mod tests {
         }];
         buf.clear();
         encode_metadata(&mut buf, &md);
-        assert_eq!(decode(&buf).unwrap(), Record::Metadata(md));
+        let Record::Metadata(got) = decode(&buf).unwrap() else { panic!() };
+        assert_eq!(got, md);
     }
 
     #[test]

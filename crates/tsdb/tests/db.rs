@@ -335,3 +335,82 @@ fn retention_by_size_deletes_oldest_blocks() {
     let size: u64 = after.iter().map(|b| b.size()).sum::<u64>() + db.stats().wal_bytes;
     assert!(size <= total - 1, "{size} > {}", total - 1);
 }
+
+#[test]
+fn checkpoints_while_appending_lose_and_duplicate_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let opts = Options { out_of_order_window: 10 * MIN, ..Options::default() };
+    let db = std::sync::Arc::new(Db::open(d.path(), opts.clone()).unwrap());
+    let writer = {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            let mut n = 0;
+            for step in 0..400i64 {
+                n += fill(&db, 20 * MIN + step * 1000, 20 * MIN + step * 1000 + 1, 1000, 300);
+                // Every 10th step also an out-of-order sample, 5 minutes back, between two
+                // in-order ones.
+                if step % 10 == 0 {
+                    let t = 20 * MIN + step * 1000 - 5 * MIN + 500;
+                    let b = vec![SeriesSamples {
+                        labels: labels("metric_a", 7),
+                        samples: vec![Sample { t, v: (t / 1000) as f64 + 7.0 }],
+                        exemplars: vec![],
+                    }];
+                    let r = db.append(&b, &[]).unwrap();
+                    assert_eq!(r.samples_rejected, 0, "{:?}", r.errors);
+                    n += 1;
+                }
+            }
+            n
+        })
+    };
+    for _ in 0..5 {
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        db.checkpoint().unwrap();
+    }
+    let n = writer.join().unwrap();
+    assert_eq!(count(&db, i64::MIN, i64::MAX) as u64, n);
+    drop(db);
+    let db = Db::open(d.path(), opts).unwrap();
+    assert_eq!(count(&db, i64::MIN, i64::MAX) as u64, n, "after replay of checkpoint + WAL tail");
+    check_values(&db, 300);
+    // The restored open chunks continue correctly.
+    fill(&db, 30 * MIN, 31 * MIN, 1000, 300);
+    check_values(&db, 300);
+    assert_eq!(count(&db, i64::MIN, i64::MAX) as u64, n + 60 * 300);
+}
+
+#[test]
+fn maintenance_checkpoints_a_long_wal() {
+    let d = tempfile::tempdir().unwrap();
+    let opts = Options { checkpoint_min_wal_bytes: 4 << 20, ..Options::default() };
+    let db = Db::open(d.path(), opts.clone()).unwrap();
+    // Random values make the WAL large enough to cross the checkpoint threshold.
+    let mut x: u64 = 1;
+    let mut written = 0u64;
+    for step in 0..20i64 {
+        let batch: Vec<SeriesSamples> = (0..30_000)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                SeriesSamples {
+                    labels: labels("noise", i),
+                    samples: vec![Sample { t: step * 15_000, v: f64::from_bits(x >> 2) }],
+                    exemplars: vec![],
+                }
+            })
+            .collect();
+        written += db.append(&batch, &[]).unwrap().samples_appended;
+    }
+    let (_, tail_before) = seer_wal::sizes(&d.path().join("wal")).unwrap();
+    assert!(tail_before > 4 << 20, "{tail_before}");
+    db.maintain().unwrap();
+    let (cp, tail) = seer_wal::sizes(&d.path().join("wal")).unwrap();
+    assert!(cp > 0 && tail < 1 << 20, "checkpoint {cp}, tail {tail}");
+    drop(db);
+    let db = Db::open(d.path(), opts).unwrap();
+    let m = Matcher::equal("__name__", "noise");
+    let got: u64 = db.select(&[m], i64::MIN, i64::MAX).unwrap().iter().map(|s| s.samples.len() as u64).sum();
+    assert_eq!(got, written);
+}

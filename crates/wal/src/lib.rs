@@ -195,6 +195,24 @@ impl Wal {
     }
 }
 
+/// Sizes in bytes of the newest checkpoint (0 when there is none) and of the segments
+/// after it: how much replay would load whole and how much it would replay record by record.
+pub fn sizes(dir: &Path) -> Result<(u64, u64), Error> {
+    if !dir.exists() {
+        return Ok((0, 0));
+    }
+    let (checkpoint, segments) = list(dir)?;
+    let after = checkpoint.as_ref().map(|(c, _)| c + 1).unwrap_or(0);
+    let cp = checkpoint.and_then(|(_, p)| fs::metadata(p).ok()).map(|m| m.len()).unwrap_or(0);
+    let tail = segments
+        .into_iter()
+        .filter(|&s| s >= after)
+        .filter_map(|s| fs::metadata(segment_path(dir, s)).ok())
+        .map(|m| m.len())
+        .sum();
+    Ok((cp, tail))
+}
+
 /// Writes `checkpoint.upto` in `dir` from `records`, then deletes older checkpoints and all
 /// segments `<= upto`. `upto` must be a closed segment (see [`Wal::next_segment`]); the
 /// open segment is not touched, so appends may continue while this runs.

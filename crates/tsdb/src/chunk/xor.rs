@@ -26,6 +26,26 @@ pub struct XorAppender {
     trailing: u8,
 }
 
+/// The encoder state of an open chunk beyond its bytes, so that a chunk can be written to a
+/// checkpoint and resumed exactly after a restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct XorState {
+    /// Samples in the chunk.
+    pub num: u16,
+    /// Last timestamp.
+    pub t: i64,
+    /// Last timestamp delta.
+    pub t_delta: i64,
+    /// Last value bits.
+    pub v: u64,
+    /// Leading zeros of the current XOR window (0xff: none yet).
+    pub leading: u8,
+    /// Trailing zeros of the current XOR window.
+    pub trailing: u8,
+    /// Unused low bits in the last byte.
+    pub free: u8,
+}
+
 impl Default for XorAppender {
     fn default() -> Self {
         Self::new()
@@ -57,6 +77,39 @@ impl XorAppender {
         let mut buf = Vec::with_capacity(bytes.max(GROW) + 2);
         buf.extend_from_slice(&[0, 0]);
         XorAppender { bits: BitWriter::from_parts(buf, 0), num: 0, t: 0, t_delta: 0, v: 0, leading: 0xff, trailing: 0 }
+    }
+
+    /// The encoder state (see [`XorState`]).
+    pub fn state(&self) -> XorState {
+        XorState {
+            num: self.num,
+            t: self.t,
+            t_delta: self.t_delta,
+            v: self.v,
+            leading: self.leading,
+            trailing: self.trailing,
+            free: self.bits.free_bits(),
+        }
+    }
+
+    /// Resumes a chunk from its bytes and state. Returns `None` when they do not fit
+    /// together (damaged input).
+    pub fn from_state(bytes: Vec<u8>, st: XorState) -> Option<XorAppender> {
+        if bytes.len() < 2 || st.free > 7 || u16::from_be_bytes([bytes[0], bytes[1]]) != st.num || st.num == 0 {
+            return None;
+        }
+        if st.leading != 0xff && (st.leading > 31 || st.trailing > 63) {
+            return None;
+        }
+        Some(XorAppender {
+            bits: BitWriter::from_parts(bytes, st.free),
+            num: st.num,
+            t: st.t,
+            t_delta: st.t_delta,
+            v: st.v,
+            leading: st.leading,
+            trailing: st.trailing,
+        })
     }
 
     /// Number of samples.
@@ -387,6 +440,28 @@ mod tests {
             }
             round_trip(&s);
         }
+    }
+
+    #[test]
+    fn resume_from_state() {
+        let s: Vec<(i64, f64)> = (0..50).map(|i| (i * 15_000 + (i % 3), (i * i) as f64 / 7.0)).collect();
+        let mut a = XorAppender::new();
+        for &(t, v) in &s[..20] {
+            a.append(t, v);
+        }
+        let mut b = XorAppender::from_state(a.bytes().to_vec(), a.state()).unwrap();
+        for &(t, v) in &s[20..] {
+            a.append(t, v);
+            b.append(t, v);
+        }
+        assert_eq!(a.bytes(), b.bytes());
+        assert!(
+            XorAppender::from_state(
+                vec![0, 5],
+                XorState { num: 4, t: 0, t_delta: 0, v: 0, leading: 0, trailing: 0, free: 0 }
+            )
+            .is_none()
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! One series in the head: closed chunks, the open chunk, and out-of-order samples.
 
-use crate::chunk::xor::{MAX_SAMPLES, XorAppender, XorIter};
+use crate::chunk::xor::{MAX_SAMPLES, XorAppender, XorIter, XorState};
+use seer_encoding::{ByteReader, DecodeError, put_uvarint, put_varint};
 use seer_model::Sample;
 
 /// Why a sample was refused.
@@ -29,6 +30,13 @@ impl SampleError {
             SampleError::UnknownSeries => "unknown series",
         }
     }
+}
+
+/// A series' data as read from a checkpoint.
+pub(crate) struct SeriesData {
+    closed: Vec<ClosedChunk>,
+    open: Option<(i64, XorAppender)>,
+    ooo: Vec<Sample>,
 }
 
 /// A full chunk, immutable.
@@ -109,10 +117,17 @@ impl MemSeries {
         }
     }
 
+    /// Samples held (decodes the chunk headers only).
+    pub(crate) fn num_samples(&self) -> usize {
+        let closed: usize = self.closed.iter().map(|c| u16::from_be_bytes([c.data[0], c.data[1]]) as usize).sum();
+        closed + self.open.len() as usize + self.ooo.len()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.closed.is_empty() && self.open.is_empty() && self.ooo.is_empty()
     }
 
+    /// Appends a sample. `Ok(true)` means it went to the out-of-order buffer.
     pub(crate) fn append(
         &mut self,
         t: i64,
@@ -120,10 +135,10 @@ impl MemSeries {
         head_maxt: i64,
         ooo_window: i64,
         chunk_range: i64,
-    ) -> Result<(), SampleError> {
+    ) -> Result<bool, SampleError> {
         if let Some(last) = self.last_t() {
             if t == last {
-                return if self.last_v_bits() == Some(v.to_bits()) { Ok(()) } else { Err(SampleError::Duplicate) };
+                return if self.last_v_bits() == Some(v.to_bits()) { Ok(false) } else { Err(SampleError::Duplicate) };
             }
             if t < last {
                 if ooo_window <= 0 {
@@ -132,9 +147,30 @@ impl MemSeries {
                 if t < head_maxt.saturating_sub(ooo_window) {
                     return Err(SampleError::TooOld);
                 }
-                return self.insert_ooo(t, v);
+                return self.insert_ooo(t, v).map(|()| true);
             }
         }
+        self.append_in_order(t, v, chunk_range);
+        Ok(false)
+    }
+
+    /// WAL replay of an in-order sample: samples not newer than the series' newest one are
+    /// already there (restored from a checkpoint) and are skipped. Returns whether it was
+    /// appended.
+    pub(crate) fn replay_in_order(&mut self, t: i64, v: f64, chunk_range: i64) -> bool {
+        if self.last_t().is_some_and(|last| t <= last) {
+            return false;
+        }
+        self.append_in_order(t, v, chunk_range);
+        true
+    }
+
+    /// WAL replay of an out-of-order sample.
+    pub(crate) fn replay_ooo(&mut self, t: i64, v: f64) -> bool {
+        self.insert_ooo(t, v).is_ok()
+    }
+
+    fn append_in_order(&mut self, t: i64, v: f64, chunk_range: i64) {
         if !self.open.is_empty() && (self.open.len() >= MAX_SAMPLES || t >= self.open_end) {
             self.close_open();
         }
@@ -143,7 +179,6 @@ impl MemSeries {
             self.open_end = chunk_end(t, chunk_range);
         }
         self.open.append(t, v);
-        Ok(())
     }
 
     fn insert_ooo(&mut self, t: i64, v: f64) -> Result<(), SampleError> {
@@ -202,6 +237,97 @@ impl MemSeries {
         if self.ooo.is_empty() && self.ooo.capacity() > 0 {
             self.ooo = Vec::new();
         }
+    }
+
+    /// Appends the series' data (closed chunks, open chunk with its encoder state,
+    /// out-of-order samples) to a checkpoint record. Layout in `FORMAT.md`.
+    pub(crate) fn encode_data(&self, dst: &mut Vec<u8>) {
+        put_uvarint(dst, self.closed.len() as u64);
+        for c in &self.closed {
+            put_varint(dst, c.mint);
+            put_varint(dst, c.maxt);
+            put_uvarint(dst, c.data.len() as u64);
+            dst.extend_from_slice(&c.data);
+        }
+        if self.open.is_empty() {
+            dst.push(0);
+        } else {
+            dst.push(1);
+            let st = self.open.state();
+            put_varint(dst, self.open_mint);
+            put_varint(dst, st.t);
+            put_varint(dst, st.t_delta);
+            dst.extend_from_slice(&st.v.to_be_bytes());
+            dst.extend_from_slice(&[st.leading, st.trailing, st.free]);
+            let b = self.open.bytes();
+            put_uvarint(dst, b.len() as u64);
+            dst.extend_from_slice(b);
+        }
+        put_uvarint(dst, self.ooo.len() as u64);
+        for s in &self.ooo {
+            put_varint(dst, s.t);
+            dst.extend_from_slice(&s.v.to_bits().to_be_bytes());
+        }
+    }
+
+    /// Reads what [`MemSeries::encode_data`] wrote.
+    pub(crate) fn decode_data(r: &mut ByteReader<'_>) -> Result<SeriesData, DecodeError> {
+        let bad = |what: &str| DecodeError::Invalid(format!("checkpoint series data: {what}"));
+        let n = r.len_prefix(r.remaining())?;
+        let mut closed = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mint = r.varint()?;
+            let maxt = r.varint()?;
+            let len = r.len_prefix(r.remaining())?;
+            let data: Box<[u8]> = r.bytes(len)?.into();
+            if data.len() < 2 || maxt < mint {
+                return Err(bad("invalid closed chunk"));
+            }
+            closed.push(ClosedChunk { mint, maxt, data });
+        }
+        let open = match r.u8()? {
+            0 => None,
+            1 => {
+                let mint = r.varint()?;
+                let t = r.varint()?;
+                let t_delta = r.varint()?;
+                let v = r.u64_be()?;
+                let b = r.bytes(3)?;
+                let (leading, trailing, free) = (b[0], b[1], b[2]);
+                let len = r.len_prefix(r.remaining())?;
+                let bytes = r.bytes(len)?.to_vec();
+                let num = if bytes.len() >= 2 { u16::from_be_bytes([bytes[0], bytes[1]]) } else { 0 };
+                let st = XorState { num, t, t_delta, v, leading, trailing, free };
+                let app = XorAppender::from_state(bytes, st).ok_or_else(|| bad("invalid open chunk"))?;
+                Some((mint, app))
+            }
+            _ => return Err(bad("invalid open chunk flag")),
+        };
+        let n = r.len_prefix(r.remaining())?;
+        let mut ooo = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = r.varint()?;
+            let v = f64::from_bits(r.u64_be()?);
+            ooo.push(Sample { t, v });
+        }
+        Ok(SeriesData { closed, open, ooo })
+    }
+
+    /// Replaces the series' data by restored data, dropping what is older than `min_valid`.
+    pub(crate) fn restore(&mut self, d: SeriesData, min_valid: i64, chunk_range: i64) {
+        self.closed = d.closed.into_iter().filter(|c| c.maxt >= min_valid).collect();
+        self.open = XorAppender::empty();
+        if let Some((mint, app)) = d.open {
+            if app.last_t() >= min_valid && self.closed.last().is_none_or(|c| c.maxt < mint) {
+                self.open_mint = mint;
+                self.open_end = chunk_end(mint, chunk_range);
+                self.open = app;
+            }
+        }
+        let mut ooo: Vec<Sample> = d.ooo.into_iter().filter(|s| s.t >= min_valid).collect();
+        ooo.sort_by_key(|s| s.t);
+        ooo.dedup_by_key(|s| s.t);
+        self.ooo = ooo;
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {

@@ -35,12 +35,12 @@ fn ordering_rules() {
     let mut h = Head::new(RANGE);
     let (id, _) = h.get_or_create(&l(&[("a", "1")]), 0).unwrap();
     h.append(id, 100, 1.0, 0).unwrap();
-    assert_eq!(h.append(id, 100, 1.0, 0), Ok(()));
+    assert_eq!(h.append(id, 100, 1.0, 0), Ok(false));
     assert_eq!(h.append(id, 100, 2.0, 0), Err(SampleError::Duplicate));
     assert_eq!(h.append(id, 50, 2.0, 0), Err(SampleError::OutOfOrder));
     // With a window, older samples are kept and merged in order.
     h.append(id, 200, 3.0, 0).unwrap();
-    assert_eq!(h.append(id, 150, 9.0, 1000), Ok(()));
+    assert_eq!(h.append(id, 150, 9.0, 1000), Ok(true));
     assert_eq!(h.append(id, 150, 9.5, 1000), Err(SampleError::Duplicate));
     assert_eq!(h.append(id, -5000, 9.0, 1000), Err(SampleError::TooOld));
     assert_eq!(all(&h, id), vec![(100, 1.0), (150, 9.0), (200, 3.0)]);
