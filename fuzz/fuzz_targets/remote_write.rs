@@ -8,4 +8,6 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(req) = <seer_ingest::proto::prompb::WriteRequest as prost::Message>::decode(data) {
         let _ = seer_ingest::remote_write::convert(req);
     }
+    // The zero-copy decoder the server uses.
+    let _ = seer_ingest::remote_write::decode_view(data);
 });

@@ -70,6 +70,14 @@ pub(crate) fn drop_future(series: &mut [SeriesSamples], now: i64) -> u64 {
     n
 }
 
+/// What a write did, handed back from the blocking thread.
+struct Written {
+    report: seer_tsdb::AppendReport,
+    future: u64,
+    decode_rejected: Vec<String>,
+    received: u64,
+}
+
 pub(crate) async fn handler(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
     let resp = handle(&s, &headers, body).await;
     s.telemetry.request("remote_write", resp.status().as_u16());
@@ -89,28 +97,60 @@ async fn handle(s: &Arc<AppState>, headers: &HeaderMap, body: Bytes) -> Response
         Err(e) => return e.into_response(),
     };
     let limit = s.limits.max_decompressed_bytes;
-    let mut batch = match remote_write::decode(&body, limit) {
-        Ok(b) => b,
-        Err(e @ DecodeError::TooLarge { .. }) => return text(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
-        Err(e) => return text(StatusCode::BAD_REQUEST, e.to_string()),
-    };
-    let future = drop_future(&mut batch.series, crate::now_ms());
-    let received = batch.num_samples() as u64 + future + batch.rejected.iter().map(|r| r.count).sum::<u64>();
-    let series = std::mem::take(&mut batch.series);
-    let metadata = std::mem::take(&mut batch.metadata);
-    let result = tokio::task::spawn_blocking(move || -> Result<seer_tsdb::AppendReport, String> {
-        let db = storage.tenant(&tenant).map_err(|e| e.to_string())?;
-        db.append(&series, &metadata).map_err(|e| e.to_string())
+    let now = crate::now_ms();
+    // Decoding and appending both run on a blocking thread; the decoded series borrow
+    // their label strings from the decompressed body.
+    let result = tokio::task::spawn_blocking(move || -> Result<Written, Response> {
+        let raw = match seer_ingest::snappy_decompress(&body, limit) {
+            Ok(r) => r,
+            Err(e @ DecodeError::TooLarge { .. }) => return Err(text(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())),
+            Err(e) => return Err(text(StatusCode::BAD_REQUEST, e.to_string())),
+        };
+        let view = remote_write::decode_view(&raw).map_err(|e| text(StatusCode::BAD_REQUEST, e.to_string()))?;
+        let max_t = now + MAX_AHEAD_MS;
+        let mut ranges: Vec<std::ops::Range<usize>> = view.series.iter().map(|s| s.samples.clone()).collect();
+        let mut future = 0u64;
+        let filtered: Vec<seer_model::Sample>;
+        let samples: &[seer_model::Sample] = if view.samples.iter().any(|x| x.t > max_t) {
+            let mut out = Vec::with_capacity(view.samples.len());
+            for r in ranges.iter_mut() {
+                let start = out.len();
+                out.extend(view.samples[r.clone()].iter().filter(|x| x.t <= max_t));
+                future += (r.len() - (out.len() - start)) as u64;
+                *r = start..out.len();
+            }
+            filtered = out;
+            &filtered
+        } else {
+            &view.samples
+        };
+        let refs: Vec<seer_tsdb::SeriesRef<'_>> = view
+            .series
+            .iter()
+            .zip(&ranges)
+            .map(|(sp, r)| seer_tsdb::SeriesRef {
+                labels: &view.labels[sp.labels.clone()],
+                samples: &samples[r.clone()],
+                exemplars: &view.exemplars[sp.exemplars.clone()],
+            })
+            .collect();
+        let db = storage
+            .tenant(&tenant)
+            .map_err(|e| text(StatusCode::INTERNAL_SERVER_ERROR, format!("storage error: {e}")))?;
+        let report = db
+            .append_refs(&refs, &view.metadata)
+            .map_err(|e| text(StatusCode::INTERNAL_SERVER_ERROR, format!("storage error: {e}")))?;
+        let decode_rejected = view.rejected.iter().map(|r| format!("{} ({} samples)", r.message, r.count)).collect();
+        let rejected_count: u64 = view.rejected.iter().map(|r| r.count).sum();
+        Ok(Written { report, future, decode_rejected, received: view.samples.len() as u64 + rejected_count })
     })
     .await;
-    let report = match result {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => return text(StatusCode::INTERNAL_SERVER_ERROR, format!("storage error: {e}")),
+    let (report, future, mut problems, received) = match result {
+        Ok(Ok(w)) => (w.report, w.future, w.decode_rejected, w.received),
+        Ok(Err(resp)) => return resp,
         Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, format!("append task failed: {e}")),
     };
     s.telemetry.samples("remote_write", received, report.samples_appended);
-    let mut problems: Vec<String> =
-        batch.rejected.iter().map(|r| format!("{} ({} samples)", r.message, r.count)).collect();
     if future > 0 {
         problems.push(format!("out of bounds: timestamp is too far in the future ({future} samples)"));
     }

@@ -1,5 +1,9 @@
 //! Prometheus remote write 1.0: snappy-compressed `prometheus.WriteRequest`.
 
+mod view;
+
+pub use view::{SeriesSpan, WriteView, decode_view};
+
 use crate::proto::prompb::{self, MetricType as PbType, WriteRequest};
 use crate::{DecodeError, Rejected, reject, snappy_decompress};
 use prost::Message;
@@ -213,6 +217,83 @@ mod tests {
         assert_eq!(b.rejected.len(), 2);
         assert!(b.rejected[0].message.contains("not unique"));
         assert_eq!(b.rejected[1].message, "empty label set");
+    }
+
+    /// The zero-copy decoder agrees with the prost-based one on every valid request.
+    #[test]
+    fn view_agrees_with_prost() {
+        let mut x: u64 = 3;
+        for round in 0..200 {
+            let mut series = Vec::new();
+            for i in 0..(round % 7) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let mut labels = vec![
+                    pb_label("__name__", &format!("m{}", x % 3)),
+                    pb_label("z", &format!("{}", x % 5)),
+                    pb_label("a", ""),
+                ];
+                if x % 4 == 0 {
+                    labels.reverse();
+                }
+                if x % 11 == 0 {
+                    labels.push(pb_label("z", "dup"));
+                }
+                series.push(prompb::TimeSeries {
+                    labels,
+                    samples: (0..(x % 3))
+                        .map(|k| prompb::Sample { value: (k + i) as f64 / 3.0, timestamp: (k * 1000) as i64 - 5 })
+                        .collect(),
+                    exemplars: if x % 5 == 0 {
+                        vec![prompb::Exemplar { labels: vec![pb_label("trace_id", "t")], value: 1.5, timestamp: 0 }]
+                    } else {
+                        vec![]
+                    },
+                    histograms: vec![],
+                });
+            }
+            let req = WriteRequest {
+                timeseries: series,
+                metadata: vec![prompb::MetricMetadata {
+                    r#type: 2,
+                    metric_family_name: "m0".into(),
+                    help: "h".into(),
+                    unit: "u".into(),
+                }],
+            };
+            let raw = req.encode_to_vec();
+            let owned = convert(req);
+            let view = decode_view(&raw).unwrap();
+            assert_eq!(view.series.len(), owned.series.len());
+            for (span, s) in view.series.iter().zip(&owned.series) {
+                let pairs: Vec<(String, String)> =
+                    view.labels[span.labels.clone()].iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+                let want: Vec<(String, String)> = s.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect();
+                assert_eq!(pairs, want);
+                assert_eq!(&view.samples[span.samples.clone()], &s.samples[..]);
+                assert_eq!(&view.exemplars[span.exemplars.clone()], &s.exemplars[..]);
+            }
+            assert_eq!(view.rejected, owned.rejected);
+            assert_eq!(view.metadata, owned.metadata);
+        }
+    }
+
+    #[test]
+    fn view_rejects_garbage_like_prost() {
+        let mut x: u64 = 99;
+        for len in 0..600 {
+            let mut buf = Vec::new();
+            for _ in 0..len {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                buf.push(x as u8);
+            }
+            let _ = decode_view(&buf);
+        }
+        assert!(decode_view(&[0xff, 0xff, 0xff, 0xff]).is_err());
+        assert!(decode_view(&[0x08, 0x05]).unwrap_err().to_string().contains("wrong wire type"));
     }
 
     #[test]

@@ -105,8 +105,8 @@ impl Labels {
         LabelsBuilder { pairs: self.0.clone() }
     }
 
-    /// A stable 64-bit hash of the label set (the same across processes and versions, so it
-    /// may be persisted).
+    /// A 64-bit hash of the label set, the same for equal sets in every process. Not
+    /// persisted anywhere, so the algorithm may change between versions.
     pub fn stable_hash(&self) -> u64 {
         let mut h = StableHasher::new();
         for l in &self.0 {
@@ -226,8 +226,8 @@ pub fn is_valid_legacy_metric_name(name: &str) -> bool {
         && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
 }
 
-/// FNV-1a followed by a final avalanche: stable, dependency-free and fast enough for
-/// label sets (tens of bytes).
+/// A word-at-a-time multiply-rotate hash with a final avalanche: dependency-free and fast
+/// for label sets (tens to hundreds of bytes).
 struct StableHasher(u64);
 
 impl StableHasher {
@@ -237,13 +237,27 @@ impl StableHasher {
 }
 
 impl Hasher for StableHasher {
+    /// Eight bytes at a time: a multiply-rotate step per word, the tail padded with its
+    /// length so that different lengths never collide trivially.
     fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut h = self.0;
-        for &b in bytes {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            h = (h ^ w).wrapping_mul(K).rotate_left(29);
+        }
+        let rem = chunks.remainder();
+        if !rem.is_empty() {
+            let mut buf = [0u8; 8];
+            buf[..rem.len()].copy_from_slice(rem);
+            let w = u64::from_le_bytes(buf) ^ ((rem.len() as u64) << 59);
+            h = (h ^ w).wrapping_mul(K).rotate_left(29);
         }
         self.0 = h;
+    }
+    fn write_u8(&mut self, b: u8) {
+        self.0 = (self.0 ^ (b as u64 | 0x100)).wrapping_mul(0xff51_afd7_ed55_8ccd).rotate_left(31);
     }
     fn finish(&self) -> u64 {
         // splitmix64 finaliser so that low bits are well distributed for hash tables.

@@ -19,7 +19,7 @@ pub use labels::{
     Label, Labels, LabelsBuilder, METRIC_NAME, is_valid_legacy_label_name, is_valid_legacy_metric_name,
     stable_hash_pairs,
 };
-pub use limits::{Limits, SeriesError};
+pub use limits::{Limits, SeriesError, pairs_to_string};
 pub use matcher::{MatchKind, Matcher, MatcherError};
 pub use metric::{
     Exemplar, MetricMetadata, MetricType, STALE_NAN_BITS, Sample, SeriesSamples, is_stale_nan, stale_nan,

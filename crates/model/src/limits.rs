@@ -68,8 +68,8 @@ pub enum SeriesError {
     },
 }
 
-fn short(labels: &Labels) -> String {
-    let s = labels.to_string();
+fn short(s: &str) -> String {
+    let s = s.to_string();
     if s.len() <= 200 {
         return s;
     }
@@ -91,36 +91,59 @@ fn cut(s: &str, n: usize) -> String {
 impl Limits {
     /// Checks one series' labels. Names may be any UTF-8 (Prometheus 3 rules).
     pub fn validate(&self, labels: &Labels) -> Result<(), SeriesError> {
-        if labels.get(METRIC_NAME).is_none() {
-            return Err(SeriesError::NoMetricName(short(labels)));
+        let pairs: Vec<(&str, &str)> = labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+        self.validate_pairs(&pairs)
+    }
+
+    /// [`Limits::validate`] for borrowed, sorted label pairs.
+    pub fn validate_pairs(&self, pairs: &[(&str, &str)]) -> Result<(), SeriesError> {
+        let series = || short(&pairs_to_string(pairs));
+        if !pairs.iter().any(|(n, _)| *n == METRIC_NAME) {
+            return Err(SeriesError::NoMetricName(series()));
         }
-        if labels.len() > self.max_label_names_per_series {
+        if pairs.len() > self.max_label_names_per_series {
             return Err(SeriesError::TooManyLabels {
-                series: short(labels),
-                count: labels.len(),
+                series: series(),
+                count: pairs.len(),
                 limit: self.max_label_names_per_series,
             });
         }
-        for l in labels {
-            if l.name.len() > self.max_label_name_length {
+        for (n, v) in pairs {
+            if n.len() > self.max_label_name_length {
                 return Err(SeriesError::NameTooLong {
-                    series: short(labels),
-                    name: cut(&l.name, 64),
-                    len: l.name.len(),
+                    series: series(),
+                    name: cut(n, 64),
+                    len: n.len(),
                     limit: self.max_label_name_length,
                 });
             }
-            if l.value.len() > self.max_label_value_length {
+            if v.len() > self.max_label_value_length {
                 return Err(SeriesError::ValueTooLong {
-                    series: short(labels),
-                    name: cut(&l.name, 64),
-                    len: l.value.len(),
+                    series: series(),
+                    name: cut(n, 64),
+                    len: v.len(),
                     limit: self.max_label_value_length,
                 });
             }
         }
         Ok(())
     }
+}
+
+/// Formats label pairs as `{a="1", b="2"}`, as [`Labels`] prints.
+pub fn pairs_to_string(pairs: &[(&str, &str)]) -> String {
+    let mut s = String::from("{");
+    for (i, (n, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push_str(n);
+        s.push_str("=\"");
+        s.push_str(&crate::labels::escape(v));
+        s.push('"');
+    }
+    s.push('}');
+    s
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::exemplars::Exemplars;
 use crate::head::{CreateError, Head, MemSeries, PAGE_BITS, PAGE_SIZE, stable_hash_ids};
 use crate::record::{self, Record, RefExemplar, RefSample};
-use seer_model::{Limits, MetricMetadata, SeriesSamples};
+use seer_model::{Labels, Limits, MetricMetadata, SeriesSamples};
 use seer_wal::{Reader, Wal};
 use std::collections::HashMap;
 use std::fs;
@@ -62,6 +62,22 @@ impl Default for Options {
             checkpoint_min_wal_bytes: 128 << 20,
         }
     }
+}
+
+/// A series to append, borrowing its data. `labels` must be sorted by name, without
+/// duplicate names or empty values (as in [`Labels`]).
+#[derive(Clone, Copy, Debug)]
+pub struct SeriesRef<'a> {
+    /// Sorted label pairs.
+    pub labels: &'a [(&'a str, &'a str)],
+    /// Samples.
+    pub samples: &'a [seer_model::Sample],
+    /// Exemplars.
+    pub exemplars: &'a [seer_model::Exemplar],
+}
+
+fn owned_labels(pairs: &[(&str, &str)]) -> Labels {
+    Labels::from_sorted(pairs.iter().map(|(n, v)| seer_model::Label::new(*n, *v)).collect())
 }
 
 /// What an append did. Bad series and samples are skipped and counted; the rest is stored.
@@ -237,51 +253,67 @@ impl Db {
     /// before this returns; invalid ones are skipped and reported. An `Err` means the WAL
     /// could not be written and nothing in the batch is durable.
     pub fn append(&self, batch: &[SeriesSamples], metadata: &[MetricMetadata]) -> Result<AppendReport, Error> {
+        let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(batch.iter().map(|s| s.labels.len()).sum());
+        let mut bounds = Vec::with_capacity(batch.len());
+        for s in batch {
+            let start = pairs.len();
+            pairs.extend(s.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
+            bounds.push(start..pairs.len());
+        }
+        let refs: Vec<SeriesRef<'_>> = batch
+            .iter()
+            .zip(bounds)
+            .map(|(s, b)| SeriesRef { labels: &pairs[b], samples: &s.samples, exemplars: &s.exemplars })
+            .collect();
+        self.append_refs(&refs, metadata)
+    }
+
+    /// [`Db::append`] for borrowed series, so that decoders can hand over label strings that
+    /// point into the request body: a known series costs no allocation.
+    pub fn append_refs(&self, batch: &[SeriesRef<'_>], metadata: &[MetricMetadata]) -> Result<AppendReport, Error> {
         let mut report = AppendReport::default();
-        let mut new_series: Vec<(u32, usize)> = Vec::new();
+        let mut new_series: Vec<(u32, Labels)> = Vec::new();
         let mut samples: Vec<RefSample> = Vec::with_capacity(batch.iter().map(|s| s.samples.len()).sum());
         let mut ooo_samples: Vec<RefSample> = Vec::new();
         let mut exemplars: Vec<RefExemplar> = Vec::new();
         let limits = &self.opts.limits;
         let mut head = self.head.write().unwrap_or_else(|e| e.into_inner());
-        for (i, s) in batch.iter().enumerate() {
-            if let Err(e) = limits.validate(&s.labels) {
-                report.reject(&e.to_string(), s.samples.len() as u64, || s.labels.to_string());
+        for s in batch {
+            let example = || seer_model::pairs_to_string(s.labels);
+            if let Err(e) = limits.validate_pairs(s.labels) {
+                report.reject(&e.to_string(), s.samples.len() as u64, example);
                 continue;
             }
-            let id = match head.get_or_create(&s.labels, limits.max_series_per_tenant) {
+            let id = match head.get_or_create_pairs(s.labels, limits.max_series_per_tenant) {
                 Ok((id, created)) => {
                     if created {
-                        new_series.push((id, i));
+                        new_series.push((id, owned_labels(s.labels)));
                         report.series_created += 1;
                     }
                     id
                 }
                 Err(CreateError::SeriesLimit(n)) => {
                     let msg = format!("per-tenant series limit of {n} exceeded");
-                    report.reject(&msg, s.samples.len() as u64, || s.labels.to_string());
+                    report.reject(&msg, s.samples.len() as u64, example);
                     continue;
                 }
                 Err(CreateError::IdsExhausted) => {
-                    report.reject(
-                        "series ids exhausted until the next head compaction",
-                        s.samples.len() as u64,
-                        || s.labels.to_string(),
-                    );
+                    report.reject("too many series", s.samples.len() as u64, example);
                     continue;
                 }
             };
-            for smp in &s.samples {
+            for smp in s.samples {
                 match head.append(id, smp.t, smp.v, self.opts.out_of_order_window) {
                     Ok(false) => samples.push(RefSample { id, t: smp.t, v: smp.v }),
                     Ok(true) => ooo_samples.push(RefSample { id, t: smp.t, v: smp.v }),
-                    Err(e) => report.reject(e.message(), 1, || s.labels.to_string()),
+                    Err(e) => report.reject(e.message(), 1, example),
                 }
             }
             if !s.exemplars.is_empty() {
+                let series = owned_labels(s.labels);
                 let mut ex = self.exemplars.lock().unwrap_or_else(|e| e.into_inner());
-                for e in &s.exemplars {
-                    if ex.add(&s.labels, e) {
+                for e in s.exemplars {
+                    if ex.add(&series, e) {
                         exemplars.push(RefExemplar { id, t: e.t, v: e.v, labels: e.labels.clone() });
                     }
                 }
@@ -306,8 +338,7 @@ impl Db {
         let mut buf = Vec::new();
         if !new_series.is_empty() {
             for part in new_series.chunks(10_000) {
-                let defs: Vec<(u32, &seer_model::Labels)> =
-                    part.iter().map(|&(id, i)| (id, &batch[i].labels)).collect();
+                let defs: Vec<(u32, &Labels)> = part.iter().map(|(id, l)| (*id, l)).collect();
                 buf.clear();
                 record::encode_series(&mut buf, &defs);
                 wal.log(&buf)?;

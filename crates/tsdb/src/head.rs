@@ -66,31 +66,48 @@ impl Head {
         self.series.len()
     }
 
-    fn labels_equal(&self, ids: &[u32], labels: &Labels) -> bool {
-        ids.len() == labels.len() * 2
-            && labels
+    fn pairs_equal(&self, ids: &[u32], pairs: &[(&str, &str)]) -> bool {
+        ids.len() == pairs.len() * 2
+            && pairs
                 .iter()
                 .enumerate()
-                .all(|(i, l)| self.symbols.get(ids[2 * i]) == l.name && self.symbols.get(ids[2 * i + 1]) == l.value)
+                .all(|(i, (n, v))| self.symbols.get(ids[2 * i]) == *n && self.symbols.get(ids[2 * i + 1]) == *v)
     }
 
     /// Finds the id of a series.
     pub(crate) fn lookup(&self, labels: &Labels, hash: u64) -> Option<u32> {
+        let pairs: Vec<(&str, &str)> = labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+        self.lookup_pairs(&pairs, hash)
+    }
+
+    /// Finds the id of the series with these sorted label pairs.
+    pub(crate) fn lookup_pairs(&self, pairs: &[(&str, &str)], hash: u64) -> Option<u32> {
         let id = *self.by_hash.get(&hash)?;
-        if self.series.get(id).is_some_and(|s| self.labels_equal(&s.labels, labels)) {
+        if self.series.get(id).is_some_and(|s| self.pairs_equal(&s.labels, pairs)) {
             return Some(id);
         }
         self.collisions
             .get(&hash)?
             .iter()
             .copied()
-            .find(|&id| self.series.get(id).is_some_and(|s| self.labels_equal(&s.labels, labels)))
+            .find(|&id| self.series.get(id).is_some_and(|s| self.pairs_equal(&s.labels, pairs)))
     }
 
     /// Finds or creates a series. Returns its id and whether it was created.
+    #[cfg(test)]
     pub(crate) fn get_or_create(&mut self, labels: &Labels, max_series: usize) -> Result<(u32, bool), CreateError> {
-        let hash = labels.stable_hash();
-        if let Some(id) = self.lookup(labels, hash) {
+        let pairs: Vec<(&str, &str)> = labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+        self.get_or_create_pairs(&pairs, max_series)
+    }
+
+    /// [`Head::get_or_create`] for sorted label pairs; only a new series allocates.
+    pub(crate) fn get_or_create_pairs(
+        &mut self,
+        pairs: &[(&str, &str)],
+        max_series: usize,
+    ) -> Result<(u32, bool), CreateError> {
+        let hash = seer_model::stable_hash_pairs(pairs.iter().copied());
+        if let Some(id) = self.lookup_pairs(pairs, hash) {
             return Ok((id, false));
         }
         if max_series > 0 && self.series.len() >= max_series {
@@ -100,16 +117,21 @@ impl Head {
             return Err(CreateError::IdsExhausted);
         }
         let id = self.series.alloc();
-        self.insert(id, labels, hash);
+        self.insert_pairs(id, pairs, hash);
         Ok((id, true))
     }
 
     /// Inserts a series with a given, free id (WAL replay and creation).
     pub(crate) fn insert(&mut self, id: u32, labels: &Labels, hash: u64) {
-        let mut ids = Vec::with_capacity(labels.len() * 2);
-        for l in labels {
-            let n = self.symbols.intern(&l.name);
-            let v = self.symbols.intern(&l.value);
+        let pairs: Vec<(&str, &str)> = labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+        self.insert_pairs(id, &pairs, hash)
+    }
+
+    fn insert_pairs(&mut self, id: u32, pairs: &[(&str, &str)], hash: u64) {
+        let mut ids = Vec::with_capacity(pairs.len() * 2);
+        for (name, value) in pairs {
+            let n = self.symbols.intern(name);
+            let v = self.symbols.intern(value);
             ids.push(n);
             ids.push(v);
             self.postings.add(n, v, id);

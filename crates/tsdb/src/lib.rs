@@ -30,7 +30,7 @@ mod storage;
 mod ulid;
 
 pub use block::{Block, BlockError, BlockMeta, BlockStats, Compaction};
-pub use db::{AppendReport, Db, DbStats, Options, RejectReason, ReplayReport};
+pub use db::{AppendReport, Db, DbStats, Options, RejectReason, ReplayReport, SeriesRef};
 pub use error::Error;
 pub use exemplars::StoredExemplar;
 pub use query::Series;
