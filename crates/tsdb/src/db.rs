@@ -805,8 +805,8 @@ fn replay_wal(
     metadata: &mut HashMap<String, MetricMetadata>,
     max_id: u32,
 ) -> Result<ReplayReport, Error> {
-    // 1 Mi samples per batch: replay memory stays a few tens of MB above the head itself.
-    const BATCH: usize = 1 << 20;
+    // 256 Ki samples per batch: replay memory stays within about 20 MB above the head.
+    const BATCH: usize = 1 << 18;
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
     let mut report = ReplayReport::default();
     let mut reader = Reader::open(dir)?;
