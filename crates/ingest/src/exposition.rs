@@ -589,34 +589,7 @@ pub fn parse_float(s: &str) -> Option<f64> {
     s.parse::<f64>().ok()
 }
 
-/// Go's `strconv.FormatFloat(v, 'g', -1, 64)`: shortest digits, `%e` form when the decimal
-/// exponent is below -4 or at least 6 (Go uses precision 6 for that decision when the
-/// precision is "shortest").
-pub fn go_format_g(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
-    }
-    let e = format!("{v:e}"); // shortest round-trip digits, e.g. "-1.2345e-7"
-    let (mant, exp) = e.split_once('e').expect("{:e} always has an exponent");
-    let exp: i32 = exp.parse().expect("numeric exponent");
-    if !(-4..6).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mant}e{sign}{:02}", exp.abs());
-    }
-    format!("{v}")
-}
-
-/// Prometheus' `FormatOpenMetricsFloat`: [`go_format_g`] with `.0` appended to integers.
-pub fn format_openmetrics_float(v: f64) -> String {
-    let s = go_format_g(v);
-    if s.contains(['.', 'e']) || s.contains("Inf") || s == "NaN" { s } else { format!("{s}.0") }
-}
+pub use seer_model::{format_openmetrics_float, go_format_g};
 
 #[cfg(test)]
 mod tests;

@@ -9,12 +9,17 @@
 //! duplicates. Every constructor enforces that, so storage and query code can compare and hash
 //! label sets without normalising them again.
 
+mod gofmt;
+mod histogram;
 mod labels;
 mod limits;
 mod matcher;
 mod metric;
+mod query;
 mod tenant;
 
+pub use gofmt::{format_openmetrics_float, go_format_f, go_format_f6, go_format_g};
+pub use histogram::{BucketSpan, CUSTOM_BUCKETS_SCHEMA, CounterResetHint, FloatHistogram};
 pub use labels::{
     Label, Labels, LabelsBuilder, METRIC_NAME, is_valid_legacy_label_name, is_valid_legacy_metric_name,
     stable_hash_pairs,
@@ -24,4 +29,5 @@ pub use matcher::{MatchKind, Matcher, MatcherError};
 pub use metric::{
     Exemplar, MetricMetadata, MetricType, STALE_NAN_BITS, Sample, SeriesSamples, is_stale_nan, stale_nan,
 };
+pub use query::{HistogramSample, Queryable, SelectedSeries, StorageError};
 pub use tenant::{DEFAULT_TENANT, TenantError, TenantId};

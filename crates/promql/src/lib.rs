@@ -1,6 +1,21 @@
-//! PromQL: the parser ([`parser`]) and, later, the evaluation engine.
+//! PromQL: the parser ([`parser`]) and the evaluation engine ([`execute`]) with Prometheus 3
+//! semantics (delayed `__name__` removal, left-open ranges, experimental functions on).
 //!
-//! Owns: PromQL syntax, types, and evaluation semantics (Prometheus 3.14).
-//! Must not: know storage formats or HTTP.
+//! Owns: PromQL syntax, types, evaluation semantics and annotations.
+//! Must not: know storage formats or HTTP; it reads metrics only through
+//! [`seer_model::Queryable`] and stays synchronous.
 
+mod aggregate;
+mod binop;
+mod eval;
+mod extended;
+mod functions;
+mod hist_fns;
+pub mod histogram;
+mod info;
 pub mod parser;
+mod range_fns;
+pub mod value;
+
+pub use eval::{EngineOptions, QueryOutput, QueryParams, execute};
+pub use value::{Annotation, Annotations, InstantSample, Level, QueryError, QueryValue, Series};

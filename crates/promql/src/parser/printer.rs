@@ -101,9 +101,6 @@ fn dexpr(e: &DurationExpr, parent_prec: u8) -> String {
 }
 
 fn modifiers(offset: &Option<Duration>, at: &Option<At>, out: &mut String) {
-    if let Some(o) = offset {
-        let _ = write!(out, " offset {}", duration(o));
-    }
     match at {
         Some(At::Time(ms)) => {
             let _ = write!(out, " @ {:.3}", *ms as f64 / 1000.0);
@@ -111,6 +108,9 @@ fn modifiers(offset: &Option<Duration>, at: &Option<At>, out: &mut String) {
         Some(At::Start) => out.push_str(" @ start()"),
         Some(At::End) => out.push_str(" @ end()"),
         None => {}
+    }
+    if let Some(o) = offset {
+        let _ = write!(out, " offset {}", duration(o));
     }
 }
 
