@@ -86,12 +86,12 @@ pub(crate) fn eval_aggregate(
     let mut grouping: Vec<String> = grouping.to_vec();
     grouping.sort();
     if op == AggOp::CountValues {
-        let Some(Expr::String { value, .. }) = param else {
+        let Some(Expr::String { value, .. }) = param.map(crate::functions::unwrap_parens) else {
             return exec_err("count_values needs a string parameter");
         };
         let label = String::from_utf8_lossy(value).into_owned();
         if label.is_empty() || std::str::from_utf8(value).is_err() {
-            return exec_err(format!("invalid label name {:?}", label));
+            return exec_err(format!("invalid label name {}", crate::functions::go_quote(value)));
         }
         let Value::Vector(input) = ctx.eval(st, expr)? else { return exec_err("count_values over a non-vector") };
         return Ok(Value::Vector(count_values(st, &input, &label, &grouping, without)?));

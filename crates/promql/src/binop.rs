@@ -423,7 +423,8 @@ fn vector_vector(
     let swapped = m.card == Card::OneToMany;
     // "many" is the side iterated, "one" the side indexed by signature.
     let (many, one) = if swapped { (b, a) } else { (a, b) };
-    let (fill_many, fill_one) = if swapped { (m.fill_right, m.fill_left) } else { (m.fill_left, m.fill_right) };
+    // Like Prometheus, the fill values apply to the sides after the group_right swap.
+    let (fill_many, fill_one) = (m.fill_left, m.fill_right);
     let (sig_many, sig_one, nsig) = signature_ids(&many, &one, m);
     let mut r_many = StepReader::new(many.len());
     let mut r_one = StepReader::new(one.len());

@@ -129,6 +129,10 @@ fn float_rate(w: &Window<'_>, ext: Extension, counter: bool) -> Option<f64> {
 }
 
 fn hist_interpolate(h1: &HPoint, h2: &HPoint, at: i64, counter: bool, n: &mut Notes<'_, '_>) -> Option<FloatHistogram> {
+    if h1.h.uses_custom_buckets() != h2.h.uses_custom_buckets() {
+        n.schema_mix();
+        return None;
+    }
     if at == h1.t {
         return Some(h1.h.clone());
     }

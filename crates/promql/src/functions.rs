@@ -137,6 +137,9 @@ pub(crate) fn eval_call(
         "label_replace" => {
             let input = eval_vector(ctx, st, &args[0])?;
             let dst = string_arg(&args[1]);
+            if dst.is_empty() || !valid_utf8_arg(&args[1]) {
+                return exec_err(format!("invalid destination label name in label_replace(): {dst}"));
+            }
             let repl = string_arg(&args[2]);
             let src = string_arg(&args[3]);
             let re_src = string_arg(&args[4]);
@@ -167,12 +170,12 @@ pub(crate) fn eval_call(
             let dst = string_arg(&args[1]);
             let sep = string_arg(&args[2]);
             let srcs: Vec<String> = args[3..].iter().map(string_arg).collect();
-            for s in &srcs {
-                if s.is_empty() {
+            for (s, a) in srcs.iter().zip(&args[3..]) {
+                if s.is_empty() || !valid_utf8_arg(a) {
                     return exec_err(format!("invalid source label name in label_join(): {s}"));
                 }
             }
-            if dst.is_empty() {
+            if dst.is_empty() || !valid_utf8_arg(&args[1]) {
                 return exec_err(format!("invalid destination label name in label_join(): {dst}"));
             }
             let mut out = Vec::with_capacity(input.len());
@@ -372,6 +375,51 @@ pub(crate) fn string_arg(e: &Expr) -> String {
         Expr::String { value, .. } => String::from_utf8_lossy(value).into_owned(),
         _ => String::new(),
     }
+}
+
+/// True when a string literal argument is valid UTF-8 (label names must be).
+fn valid_utf8_arg(e: &Expr) -> bool {
+    match unwrap_parens(e) {
+        Expr::String { value, .. } => std::str::from_utf8(value).is_ok(),
+        _ => true,
+    }
+}
+
+/// Go's `%q` of a byte string: invalid UTF-8 bytes as `\xNN`.
+pub(crate) fn go_quote(b: &[u8]) -> String {
+    let mut out = String::from("\"");
+    let mut rest = b;
+    while !rest.is_empty() {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(&escape_str(s));
+                break;
+            }
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                out.push_str(&escape_str(std::str::from_utf8(good).unwrap_or("")));
+                out.push_str(&format!("\\x{:02x}", bad[0]));
+                rest = &bad[1..];
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn escape_str(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Merges series whose label sets became equal; overlapping points are an error.

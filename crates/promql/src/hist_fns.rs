@@ -376,7 +376,7 @@ fn bucket_quantile(q: f64, b: &mut Vec<CBucket>) -> (f64, bool) {
 /// Fraction of observations between `lower` and `upper` in classic buckets.
 fn bucket_fraction(lower: f64, upper: f64, b: &mut Vec<CBucket>) -> f64 {
     let (ok, _) = prepare(b);
-    if !ok || b.len() < 2 {
+    if !ok {
         return f64::NAN;
     }
     let count = b[b.len() - 1].count;

@@ -75,6 +75,11 @@ pub(crate) fn eval_info(
     }
     if name_matchers.is_empty() {
         name_matchers.push(Matcher::equal(METRIC_NAME, "target_info"));
+    } else if !name_matchers.iter().any(|m| matches!(m.kind, MatchKind::Equal | MatchKind::Regex)) {
+        // Only negative name matchers: info metrics are still the `*_info` ones.
+        if let Ok(m) = Matcher::new(MatchKind::Regex, METRIC_NAME, ".+_info") {
+            name_matchers.push(m);
+        }
     }
     let refs: Vec<i64> = (0..st.count()).map(|k| reference_time(ctx, &args[0], st.ts(k))).collect::<Result<_, _>>()?;
     let lb = ctx.lookback;
@@ -87,6 +92,7 @@ pub(crate) fn eval_info(
         return exec_err("info metrics must be float series, found histogram samples");
     }
     let requires_data = data_matchers.iter().any(|m| !m.matches(""));
+    // A base series is an info series itself when it matches all name matchers.
     let is_info_name = |l: &Labels| {
         let n = l.metric_name().unwrap_or("");
         name_matchers.iter().all(|m| m.matches(n))
@@ -178,6 +184,5 @@ pub(crate) fn eval_info(
             }
         }
     }
-    let _ = MatchKind::Equal;
     Ok(Value::Vector(out.finish()))
 }

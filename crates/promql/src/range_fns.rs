@@ -613,7 +613,10 @@ fn histogram_rate(hs: &[HPoint], is_counter: bool, n: &mut Notes<'_, '_>) -> Opt
         n.warn(m);
     }
     let mut prev = first.clone();
+    // When the second sample already is a reset, the first one only marks the start.
+    let mut reset_from = 1;
     if is_counter && hs.len() > 1 && hist::detect_reset(&hs[1].h, first) {
+        reset_from = 2;
         prev = FloatHistogram {
             schema: hs[1].h.schema,
             custom_values: hs[1].h.custom_values.clone(),
@@ -649,7 +652,7 @@ fn histogram_rate(hs: &[HPoint], is_counter: bool, n: &mut Notes<'_, '_>) -> Opt
         }
     }
     if is_counter {
-        for i in 1..hs.len() {
+        for i in reset_from..hs.len() {
             if hist::detect_reset(&hs[i].h, &hs[i - 1].h) {
                 match hist::add(&mut h, &hs[i - 1].h) {
                     Ok(o) => note_outcome(n, o, "addition"),
@@ -735,9 +738,14 @@ fn instant_value(w: &Window<'_>, is_rate: bool, n: &mut Notes<'_, '_>) -> Option
                 let m = format!("this native histogram metric is not a gauge: {:?}", n.name);
                 n.warn(m);
             }
-            if (!is_rate || !hist::detect_reset(b, a)) && hist::sub(&mut r, a).is_err() {
-                n.schema_mix();
-                return None;
+            if !is_rate || !hist::detect_reset(b, a) {
+                match hist::sub(&mut r, a) {
+                    Ok(o) => note_outcome(n, o, "subtraction"),
+                    Err(_) => {
+                        n.schema_mix();
+                        return None;
+                    }
+                }
             }
             r.counter_reset_hint = CounterResetHint::Gauge;
             hist::compact(&mut r);

@@ -110,7 +110,19 @@ fn modifiers(offset: &Option<Duration>, at: &Option<At>, out: &mut String) {
         None => {}
     }
     if let Some(o) = offset {
-        let _ = write!(out, " offset {}", duration(o));
+        // An offset takes a single duration term: wrap arithmetic in parentheses.
+        let text = duration(o);
+        let wrap = o.literal_ms.is_none()
+            && match &o.expr {
+                DurationExpr::Binary(..) => true,
+                DurationExpr::Neg(inner) => matches!(**inner, DurationExpr::Binary(..)),
+                _ => false,
+            };
+        if wrap && !matches!(o.expr, DurationExpr::Neg(_)) {
+            let _ = write!(out, " offset ({text})");
+        } else {
+            let _ = write!(out, " offset {text}");
+        }
     }
 }
 
@@ -155,7 +167,10 @@ pub fn print(e: &Expr) -> String {
             Some(ms) => format_duration_ms(*ms),
             None => go_float(*value),
         },
-        Expr::String { value, .. } => quote(&String::from_utf8_lossy(value)),
+        Expr::String { value, .. } => match std::str::from_utf8(value) {
+            Ok(v) => quote(v),
+            Err(_) => crate::functions::go_quote(value),
+        },
         Expr::Selector(vs) => selector(vs, None),
         Expr::Matrix { selector: vs, range, .. } => selector(vs, Some(range)),
         Expr::Subquery { expr, range, step, offset, at, .. } => {
