@@ -68,6 +68,7 @@ struct Group {
     incremental: bool,
     drop_name: bool,
     values: Vec<f64>,
+    hists: Vec<FloatHistogram>,
     heap: Vec<(u32, f64, bool)>,
 }
 
@@ -238,6 +239,7 @@ pub(crate) fn eval_aggregate(
                         None => g.has_float = true,
                         Some(h) => {
                             g.hist = Some(h.clone());
+                            g.hists = vec![h.clone()];
                             g.has_hist = true;
                         }
                     },
@@ -276,47 +278,31 @@ pub(crate) fn eval_aggregate(
                 continue;
             }
             match op {
-                AggOp::Sum => match h {
-                    Some(h) => {
-                        g.has_hist = true;
-                        if let Some(acc) = g.hist.as_mut() {
-                            match hist::add(acc, h) {
-                                Ok(o) => note_agg_outcome(ctx, o, expr_span),
-                                Err(e) => {
-                                    agg_hist_error(ctx, e, hist_names[i], expr_span);
-                                    g.incompatible = true;
-                                }
+                AggOp::Sum | AggOp::Avg if h.is_some() => {
+                    let h = h.expect("checked");
+                    g.has_hist = true;
+                    if op == AggOp::Avg {
+                        g.count += 1.0;
+                    }
+                    if let Some(acc) = g.hist.as_mut() {
+                        match hist::add(acc, h) {
+                            Ok(o) => note_agg_outcome(ctx, o, expr_span),
+                            Err(e) => {
+                                agg_hist_error(ctx, e, hist_names[i], expr_span);
+                                g.incompatible = true;
                             }
                         }
+                        g.hists.push(h.clone());
                     }
-                    None => {
-                        g.has_float = true;
-                        (g.value, g.c) = kahan_inc(f, g.value, g.c);
-                    }
-                },
+                }
+                AggOp::Sum => {
+                    g.has_float = true;
+                    (g.value, g.c) = kahan_inc(f, g.value, g.c);
+                }
                 AggOp::Avg => {
                     g.count += 1.0;
                     match h {
-                        Some(h) => {
-                            g.has_hist = true;
-                            if let Some(acc) = g.hist.as_mut() {
-                                let mut left = h.clone();
-                                hist::div(&mut left, g.count);
-                                let mut right = acc.clone();
-                                hist::div(&mut right, g.count);
-                                let r = hist::sub(&mut left, &right).and_then(|o| {
-                                    note_agg_outcome(ctx, o, expr_span);
-                                    hist::add(acc, &left)
-                                });
-                                match r {
-                                    Ok(o) => note_agg_outcome(ctx, o, expr_span),
-                                    Err(e) => {
-                                        agg_hist_error(ctx, e, hist_names[i], expr_span);
-                                        g.incompatible = true;
-                                    }
-                                }
-                            }
-                        }
+                        Some(_) => {}
                         None => {
                             g.has_float = true;
                             if !g.incremental {
@@ -408,7 +394,12 @@ pub(crate) fn eval_aggregate(
                         continue;
                     }
                     if g.has_hist {
-                        let mut h = g.hist.take().unwrap_or_default();
+                        let layout = g.hist.take().unwrap_or_default();
+                        let mut h = if op == AggOp::Sum {
+                            hist::kahan_values(&layout, &g.hists)
+                        } else {
+                            hist::mean(&layout, &g.hists)
+                        };
                         hist::compact(&mut h);
                         hv = Some(h);
                         0.0

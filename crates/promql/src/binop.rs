@@ -19,8 +19,14 @@ pub(crate) fn eval_binary(
     matching: Option<&VectorMatching>,
     span: Span,
 ) -> Result<Value, QueryError> {
-    let l = ctx.eval(st, lhs)?;
-    let r = ctx.eval(st, rhs)?;
+    let stats = ctx.stats_hints;
+    if matches!(op, BinOp::TrimUpper | BinOp::TrimLower) {
+        ctx.stats_hints = false;
+    }
+    let l = ctx.eval(st, lhs);
+    let r = ctx.eval(st, rhs);
+    ctx.stats_hints = stats;
+    let (l, r) = (l?, r?);
     match (l, r) {
         (Value::Scalar(mut a), Value::Scalar(b)) => {
             for (x, y) in a.iter_mut().zip(b) {

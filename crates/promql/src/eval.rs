@@ -104,6 +104,7 @@ pub fn execute(
         ticks: 0,
         is_range,
         query,
+        stats_hints: false,
     };
     let st = Steps { start: p.start, end: p.end, interval: if is_range { p.step } else { 1 } };
     let v = ctx.eval(st, expr)?;
@@ -311,6 +312,10 @@ pub(crate) struct Ctx<'a> {
     pub ticks: u32,
     pub is_range: bool,
     pub query: &'a str,
+    /// Histograms feed only `histogram_count/sum/avg`: unknown counter-reset hints are
+    /// replaced by detection against the previous sample read, as Prometheus' stats
+    /// iterator does.
+    pub stats_hints: bool,
 }
 
 impl Ctx<'_> {
@@ -499,6 +504,27 @@ impl Ctx<'_> {
             .storage
             .select(matchers, mint, maxt)
             .map_err(|e| QueryError::Storage(format!("expanding series: {e}")))?;
+        let mut sel = sel;
+        if self.stats_hints {
+            for s in &mut sel {
+                let mut prev: Option<seer_model::FloatHistogram> = None;
+                for p in &mut s.histograms {
+                    if p.h.is_stale() {
+                        continue;
+                    }
+                    if p.h.counter_reset_hint == seer_model::CounterResetHint::Unknown
+                        && let Some(pr) = &prev
+                    {
+                        p.h.counter_reset_hint = if crate::histogram::detect_reset(&p.h, pr) {
+                            seer_model::CounterResetHint::CounterReset
+                        } else {
+                            seer_model::CounterResetHint::NotCounterReset
+                        };
+                    }
+                    prev = Some(p.h.clone());
+                }
+            }
+        }
         let n: usize = sel.iter().map(|s| s.floats.len() + s.histograms.len()).sum();
         self.total += n;
         self.add_samples(n)?;
@@ -657,7 +683,10 @@ impl Ctx<'_> {
             return Ok(arg);
         }
         let sub = Steps { start, end: start + (end - start) / step * step, interval: step };
-        let v = self.eval(sub, inner)?;
+        let stats = std::mem::replace(&mut self.stats_hints, false);
+        let v = self.eval(sub, inner);
+        self.stats_hints = stats;
+        let v = v?;
         let series = match v {
             Value::Vector(s) => s,
             Value::Scalar(vals) => {

@@ -13,7 +13,11 @@ use std::collections::HashMap;
 pub(crate) fn eval(ctx: &mut Ctx<'_>, st: Steps, name: &str, args: &[Expr], _span: Span) -> Result<Value, QueryError> {
     match name {
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => {
-            let mut input = eval_vector(ctx, st, &args[0])?;
+            let stats = ctx.stats_hints;
+            ctx.stats_hints = matches!(name, "histogram_count" | "histogram_sum" | "histogram_avg");
+            let input = eval_vector(ctx, st, &args[0]);
+            ctx.stats_hints = stats;
+            let mut input = input?;
             for s in &mut input {
                 s.drop_name = true;
                 s.floats = s
@@ -54,7 +58,10 @@ pub(crate) fn eval(ctx: &mut Ctx<'_>, st: Steps, name: &str, args: &[Expr], _spa
                     (&args[0], Some(string_arg(&args[1])), ps)
                 }
             };
-            let input = eval_vector(ctx, st, vec_arg)?;
+            let stats = std::mem::replace(&mut ctx.stats_hints, false);
+            let input = eval_vector(ctx, st, vec_arg);
+            ctx.stats_hints = stats;
+            let input = input?;
             quantile_like(ctx, st, name, &input, label.as_deref(), &params, vec_arg.span()).map(Value::Vector)
         }
         _ => unreachable!("dispatched by name"),
@@ -462,7 +469,13 @@ fn native_quantile(ctx: &mut Ctx<'_>, q: f64, h: &FloatHistogram, name: &str, sp
             break;
         }
     }
-    let Some(mut b) = bucket else { return f64::NAN };
+    let mut b = bucket.unwrap_or(hist::Bucket {
+        lower: 0.0,
+        upper: 0.0,
+        lower_inclusive: false,
+        upper_inclusive: false,
+        count: 0.0,
+    });
     let has_neg = !h.negative_buckets.is_empty();
     let has_pos = !h.positive_buckets.is_empty();
     if !h.uses_custom_buckets() && b.lower < 0.0 && b.upper > 0.0 {
@@ -500,7 +513,7 @@ fn native_quantile(ctx: &mut Ctx<'_>, q: f64, h: &FloatHistogram, name: &str, sp
         rank = count - rank;
     }
     if h.sum.is_nan() {
-        let total: f64 = count + buckets[pos + 1..].iter().map(|x| x.count).sum::<f64>();
+        let total: f64 = count + buckets.get(pos + 1..).map(|r| r.iter().map(|x| x.count).sum::<f64>()).unwrap_or(0.0);
         if total < h.count {
             ctx.annotations.info(
                 format!(

@@ -168,11 +168,14 @@ pub fn bucket_bounds(h: &FloatHistogram, i: i32, positive: bool) -> (f64, f64) {
 fn adjust_hint(h: &mut FloatHistogram, o: &FloatHistogram) -> bool {
     use CounterResetHint::*;
     let (a, b) = (h.counter_reset_hint, o.counter_reset_hint);
-    if a == b || a == Gauge || a == Unknown {
+    if a == b || a == Gauge {
         return false;
     }
     if b == Gauge {
         h.counter_reset_hint = Gauge;
+        return false;
+    }
+    if a == Unknown {
         return false;
     }
     if b == Unknown {
@@ -331,6 +334,142 @@ pub fn add(h: &mut FloatHistogram, o: &FloatHistogram) -> Result<Outcome, HistEr
 /// `h -= o` (the hint is not changed to gauge here).
 pub fn sub(h: &mut FloatHistogram, o: &FloatHistogram) -> Result<Outcome, HistError> {
     add_signed(h, o, -1.0)
+}
+
+/// True when any count or the sum is infinite.
+pub fn has_overflow(h: &FloatHistogram) -> bool {
+    h.count.is_infinite()
+        || h.sum.is_infinite()
+        || h.zero_count.is_infinite()
+        || h.positive_buckets.iter().chain(h.negative_buckets.iter()).any(|b| b.is_infinite())
+}
+
+/// The values of `hs` mapped onto the fields of `layout` (the plain sum of `hs`, which
+/// fixes schema, zero threshold and custom bounds): count, sum, zero count, then the
+/// positive and negative buckets of the layout in index order.
+fn field_values(layout: &FloatHistogram, hs: &[FloatHistogram]) -> (Vec<i32>, Vec<i32>, Vec<Vec<f64>>) {
+    let pos: Vec<i32> = expand(&layout.positive_spans, &layout.positive_buckets).into_iter().map(|b| b.0).collect();
+    let neg: Vec<i32> = expand(&layout.negative_spans, &layout.negative_buckets).into_iter().map(|b| b.0).collect();
+    let custom = layout.uses_custom_buckets();
+    let zt = layout.zero_threshold;
+    let mut rows = Vec::with_capacity(hs.len());
+    for h in hs {
+        let mut row = vec![0.0; 3 + pos.len() + neg.len()];
+        row[0] = h.count;
+        row[1] = h.sum;
+        let mut put = |positive: bool, i: i32, v: f64, row: &mut Vec<f64>| {
+            let (list, base) = if positive { (&pos, 3) } else { (&neg, 3 + pos.len()) };
+            if let Ok(k) = list.binary_search(&i) {
+                row[base + k] += v;
+            }
+        };
+        if custom {
+            let cv = &layout.custom_values;
+            for (i, v) in expand(&h.positive_spans, &h.positive_buckets) {
+                let slot = if i >= 0 && (i as usize) < h.custom_values.len() {
+                    let b = h.custom_values[i as usize];
+                    cv.iter().position(|&x| x >= b).unwrap_or(cv.len())
+                } else {
+                    cv.len()
+                } as i32;
+                put(true, slot, v, &mut row);
+            }
+        } else {
+            row[2] = h.zero_count;
+            for (side, spans, counts) in
+                [(true, &h.positive_spans, &h.positive_buckets), (false, &h.negative_spans, &h.negative_buckets)]
+            {
+                let b = expand(spans, counts);
+                let b = if h.schema > layout.schema { reduce_list(&b, h.schema, layout.schema) } else { b };
+                for (i, v) in b {
+                    if exp_bound(i, layout.schema) <= zt {
+                        row[2] += v;
+                    } else {
+                        put(side, i, v, &mut row);
+                    }
+                }
+            }
+        }
+        rows.push(row);
+    }
+    (pos, neg, rows)
+}
+
+fn from_fields(layout: &FloatHistogram, pos: &[i32], neg: &[i32], vals: &[f64]) -> FloatHistogram {
+    let mut out = layout.clone();
+    out.count = vals[0];
+    out.sum = vals[1];
+    if !out.uses_custom_buckets() {
+        out.zero_count = vals[2];
+    }
+    let p: Vec<(i32, f64)> = pos.iter().enumerate().map(|(k, &i)| (i, vals[3 + k])).collect();
+    let n: Vec<(i32, f64)> = neg.iter().enumerate().map(|(k, &i)| (i, vals[3 + pos.len() + k])).collect();
+    set_pos(&mut out, &p);
+    set_neg(&mut out, &n);
+    out
+}
+
+fn kahan_inc(x: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + x;
+    let c = if t.is_infinite() {
+        0.0
+    } else if sum.abs() >= x.abs() {
+        c + ((sum - t) + x)
+    } else {
+        c + ((x - t) + sum)
+    };
+    (t, c)
+}
+
+/// The sum of `hs` with compensated (Kahan–Neumaier) summation of every count; `layout` is
+/// their plain sum.
+pub fn kahan_values(layout: &FloatHistogram, hs: &[FloatHistogram]) -> FloatHistogram {
+    let (pos, neg, rows) = field_values(layout, hs);
+    let n = 3 + pos.len() + neg.len();
+    let mut acc = vec![(0.0, 0.0); n];
+    for row in &rows {
+        for (a, &v) in acc.iter_mut().zip(row) {
+            *a = kahan_inc(v, a.0, a.1);
+        }
+    }
+    let vals: Vec<f64> = acc.iter().map(|&(s, c)| if s.is_infinite() { s } else { s + c }).collect();
+    from_fields(layout, &pos, &neg, &vals)
+}
+
+/// Mean of histograms like Prometheus' `avg`: a compensated sum divided by the count,
+/// switching to a compensated incremental mean once any field would overflow.
+pub fn mean(layout: &FloatHistogram, hs: &[FloatHistogram]) -> FloatHistogram {
+    let (pos, neg, rows) = field_values(layout, hs);
+    let n = 3 + pos.len() + neg.len();
+    let mut sum: Vec<f64> = rows[0].clone();
+    let mut c = vec![0.0; n];
+    let mut mean = vec![0.0; n];
+    let mut incremental = false;
+    let mut count = 1.0;
+    for (i, row) in rows.iter().enumerate().skip(1) {
+        count = (i + 1) as f64;
+        if !incremental {
+            let next: Vec<(f64, f64)> = (0..n).map(|k| kahan_inc(row[k], sum[k], c[k])).collect();
+            if !next.iter().any(|x| x.0.is_infinite()) {
+                for k in 0..n {
+                    (sum[k], c[k]) = next[k];
+                }
+                continue;
+            }
+            incremental = true;
+            for k in 0..n {
+                mean[k] = sum[k] / (count - 1.0);
+                c[k] /= count - 1.0;
+            }
+        }
+        let q = (count - 1.0) / count;
+        for k in 0..n {
+            (mean[k], c[k]) = kahan_inc(row[k] / count, q * mean[k], q * c[k]);
+        }
+    }
+    let vals: Vec<f64> =
+        (0..n).map(|k| if incremental { mean[k] + c[k] } else { sum[k] / count + c[k] / count }).collect();
+    from_fields(layout, &pos, &neg, &vals)
 }
 
 /// Maps bucket indexes to a lower schema, summing merged buckets.

@@ -266,16 +266,9 @@ fn call(
                 return Ok(None);
             }
             if fl.is_empty() {
-                let mut sum = hs[0].h.clone();
-                for h in &hs[1..] {
-                    match hist::add(&mut sum, &h.h) {
-                        Ok(o) => note_outcome(n, o, "aggregation"),
-                        Err(_) => {
-                            n.schema_mix();
-                            return Ok(None);
-                        }
-                    }
-                }
+                let Some(layout) = hist_layout(hs, n) else { return Ok(None) };
+                let all: Vec<FloatHistogram> = hs.iter().map(|p| p.h.clone()).collect();
+                let mut sum = hist::kahan_values(&layout, &all);
                 hist::compact(&mut sum);
                 return Ok(Some(Out::H(sum)));
             }
@@ -291,25 +284,9 @@ fn call(
                 return Ok(None);
             }
             if fl.is_empty() {
-                let mut mean = hs[0].h.clone();
-                for (i, h) in hs[1..].iter().enumerate() {
-                    let count = (i + 2) as f64;
-                    let mut left = h.h.clone();
-                    hist::div(&mut left, count);
-                    let mut right = mean.clone();
-                    hist::div(&mut right, count);
-                    let r = hist::sub(&mut left, &right).and_then(|o| {
-                        note_outcome(n, o, "aggregation");
-                        hist::add(&mut mean, &left)
-                    });
-                    match r {
-                        Ok(o) => note_outcome(n, o, "aggregation"),
-                        Err(_) => {
-                            n.schema_mix();
-                            return Ok(None);
-                        }
-                    }
-                }
+                let Some(layout) = hist_layout(hs, n) else { return Ok(None) };
+                let all: Vec<FloatHistogram> = hs.iter().map(|p| p.h.clone()).collect();
+                let mut mean = hist::mean(&layout, &all);
                 hist::compact(&mut mean);
                 return Ok(Some(Out::H(mean)));
             }
@@ -422,6 +399,26 @@ fn call(
         }
         _ => return exec_err(format!("function {name:?} is not implemented")),
     })
+}
+
+/// The plain sum of a window's histograms (its layout and hint), with annotations.
+fn hist_layout(hs: &[HPoint], n: &mut Notes<'_, '_>) -> Option<FloatHistogram> {
+    // Like Prometheus, a conflict is a window holding both reset and not-reset hints.
+    let seen = |hint| hs.iter().any(|p| p.h.counter_reset_hint == hint);
+    if seen(CounterResetHint::CounterReset) && seen(CounterResetHint::NotCounterReset) {
+        n.warn("conflicting counter resets during histogram aggregation".into());
+    }
+    let mut sum = hs[0].h.clone();
+    for h in &hs[1..] {
+        match hist::add(&mut sum, &h.h) {
+            Ok(o) => note_outcome(n, hist::Outcome { counter_reset_collision: false, ..o }, "aggregation"),
+            Err(_) => {
+                n.schema_mix();
+                return None;
+            }
+        }
+    }
+    Some(sum)
 }
 
 fn note_outcome(n: &mut Notes<'_, '_>, o: hist::Outcome, what: &str) {
@@ -624,7 +621,8 @@ fn histogram_rate(hs: &[HPoint], is_counter: bool, n: &mut Notes<'_, '_>) -> Opt
             ..FloatHistogram::default()
         };
     }
-    if first.uses_custom_buckets() != last.uses_custom_buckets() {
+    let custom = prev.uses_custom_buckets();
+    if custom != last.uses_custom_buckets() {
         n.schema_mix();
         return None;
     }
@@ -634,7 +632,7 @@ fn histogram_rate(hs: &[HPoint], is_counter: bool, n: &mut Notes<'_, '_>) -> Opt
             let m = format!("this native histogram metric is not a counter: {:?}", n.name);
             n.warn(m);
         }
-        if p.h.uses_custom_buckets() != last.uses_custom_buckets() {
+        if p.h.uses_custom_buckets() != custom {
             n.schema_mix();
             return None;
         }
@@ -645,7 +643,7 @@ fn histogram_rate(hs: &[HPoint], is_counter: bool, n: &mut Notes<'_, '_>) -> Opt
         hist::reduce_resolution(&mut h, min_schema);
     }
     match hist::sub(&mut h, &prev) {
-        Ok(o) => note_outcome(n, o, "subtraction"),
+        Ok(o) => note_outcome(n, hist::Outcome { counter_reset_collision: false, ..o }, "subtraction"),
         Err(_) => {
             n.schema_mix();
             return None;
@@ -655,7 +653,7 @@ fn histogram_rate(hs: &[HPoint], is_counter: bool, n: &mut Notes<'_, '_>) -> Opt
         for i in reset_from..hs.len() {
             if hist::detect_reset(&hs[i].h, &hs[i - 1].h) {
                 match hist::add(&mut h, &hs[i - 1].h) {
-                    Ok(o) => note_outcome(n, o, "addition"),
+                    Ok(o) => note_outcome(n, hist::Outcome { counter_reset_collision: false, ..o }, "addition"),
                     Err(_) => {
                         n.schema_mix();
                         return None;
