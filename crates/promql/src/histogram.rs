@@ -695,108 +695,119 @@ pub fn to_string(h: &FloatHistogram) -> String {
     s
 }
 
-/// `h </ x` (keep observations <= x) or `h >/ x` (keep observations >= x).
+/// `h </ x` (keep observations <= x) or `h >/ x` (keep observations >= x). Buckets cut by
+/// `x` are interpolated (linearly for custom and zero buckets, exponentially otherwise); the
+/// sum is rebuilt from the kept parts' midpoints. Nothing removed: `h` is returned as is.
 pub fn trim(h: &FloatHistogram, x: f64, upper_trim: bool) -> FloatHistogram {
-    let mut r = h.clone();
     let custom = h.uses_custom_buckets();
-    let mut removed_sum = 0.0;
-    let mut kept_count = 0.0;
-    let mut has_pos = false;
-    let mut has_neg = false;
-    // Fraction of a bucket [l, u] that lies below x, interpolated like Prometheus.
-    let below_fraction = |l: f64, u: f64, positive: bool| -> f64 {
-        if custom || (l <= 0.0 && u >= 0.0) {
-            if l == f64::NEG_INFINITY {
-                return if u > x && x >= 0.0 { x / u } else { 0.0 };
-            }
-            if u == f64::INFINITY {
-                return 0.0;
-            }
-            return (x - l) / (u - l);
-        }
-        if positive {
-            (x.log2() - l.log2()) / (u.log2() - l.log2())
-        } else {
-            1.0 - ((x.abs().log2() - u.abs().log2()) / (l.abs().log2() - u.abs().log2()))
-        }
-    };
-    let midpoint = |l: f64, u: f64, positive: bool| -> f64 {
-        if custom {
-            if l == f64::NEG_INFINITY {
-                return u;
-            }
-            if u == f64::INFINITY {
-                return l;
-            }
-            return (l + u) / 2.0;
-        }
-        let m = (l.abs() * u.abs()).sqrt();
-        if positive { m } else { -m }
-    };
-    let mut handle = |l: f64, u: f64, c: f64, positive: bool| -> f64 {
+    let mut removed_any = false;
+    let mut new_sum = 0.0;
+    let mut count = 0.0;
+    // (kept count, midpoint of the kept part) of one bucket [l, u]; `linear` for custom and
+    // zero buckets.
+    let mut cut = |l: f64, u: f64, c: f64, linear: bool| -> f64 {
         if c == 0.0 {
             return 0.0;
         }
-        // Portion kept.
-        let keep_all = if upper_trim { u <= x } else { l >= x };
-        let drop_all = if upper_trim { l >= x } else { u <= x };
-        if keep_all {
-            kept_count += c;
-            return c;
+        let mid = |a: f64, b: f64| -> f64 {
+            if a == f64::NEG_INFINITY {
+                b
+            } else if b == f64::INFINITY {
+                a
+            } else if linear || (a <= 0.0 && b >= 0.0) {
+                (a + b) / 2.0
+            } else if b > 0.0 {
+                (a * b).sqrt()
+            } else {
+                -(a.abs() * b.abs()).sqrt()
+            }
+        };
+        let (f, part) = if upper_trim {
+            if x >= u {
+                (1.0, (l, u))
+            } else if x <= l {
+                (0.0, (l, l))
+            } else if l == f64::NEG_INFINITY {
+                (1.0, (l, x))
+            } else if u == f64::INFINITY {
+                (0.0, (l, x))
+            } else {
+                (below_fraction(l, u, x, linear), (l, x))
+            }
+        } else if x <= l {
+            (1.0, (l, u))
+        } else if x >= u {
+            (0.0, (u, u))
+        } else if l == f64::NEG_INFINITY {
+            (0.0, (x, u))
+        } else if u == f64::INFINITY {
+            (1.0, (x, u))
+        } else {
+            (1.0 - below_fraction(l, u, x, linear), (x, u))
+        };
+        if f < 1.0 {
+            removed_any = true;
         }
-        if drop_all {
-            removed_sum += c * midpoint(l, u, positive);
-            return 0.0;
+        let kept = c * f;
+        if kept != 0.0 {
+            new_sum += kept * mid(part.0, part.1);
         }
-        let f = below_fraction(l, u, positive).clamp(0.0, 1.0);
-        let kept = if upper_trim { c * f } else { c * (1.0 - f) };
-        let removed = c - kept;
-        let (rl, ru) = if upper_trim { (x, u) } else { (l, x) };
-        removed_sum += removed * midpoint(rl, ru, positive);
-        kept_count += kept;
+        count += kept;
         kept
     };
+    let mut r = h.clone();
     let mut p = expand(&h.positive_spans, &h.positive_buckets);
     for b in &mut p {
-        let (l, u) = bucket_bounds(h, b.0, true);
-        b.1 = handle(l, u, b.1, true);
-        has_pos |= b.1 != 0.0;
+        let (mut l, u) = bucket_bounds(h, b.0, true);
+        if custom && l == f64::NEG_INFINITY && u > 0.0 {
+            // Like Prometheus: the first custom bucket counts from 0 when it reaches into
+            // the positive range and the cut is not negative; otherwise an upper cut
+            // inside it drops it.
+            if u.is_finite() && x >= 0.0 {
+                l = 0.0;
+            } else if upper_trim && x < u {
+                b.1 = cut(f64::INFINITY, f64::INFINITY, b.1, custom);
+                continue;
+            }
+        }
+        b.1 = cut(l, u, b.1, custom);
     }
     let mut n = expand(&h.negative_spans, &h.negative_buckets);
     for b in &mut n {
         let (l, u) = bucket_bounds(h, b.0, false);
-        b.1 = handle(l, u, b.1, false);
-        has_neg |= b.1 != 0.0;
+        b.1 = cut(l, u, b.1, false);
     }
-    if !custom && h.zero_count != 0.0 {
+    if !custom {
         let zt = h.zero_threshold;
-        let f = if zt == 0.0 {
-            if upper_trim {
-                if x >= 0.0 { 1.0 } else { 0.0 }
-            } else if x <= 0.0 {
-                1.0
-            } else {
-                0.0
-            }
-        } else {
-            let below = ((x + zt) / (2.0 * zt)).clamp(0.0, 1.0);
-            if upper_trim { below } else { 1.0 - below }
-        };
-        let kept = h.zero_count * f;
-        kept_count += kept;
-        r.zero_count = kept;
+        let (mut l, mut u) = (-zt, zt);
+        let (has_pos, has_neg) = (!h.positive_buckets.is_empty(), !h.negative_buckets.is_empty());
+        if has_pos && !has_neg {
+            l = 0.0;
+        } else if has_neg && !has_pos {
+            u = 0.0;
+        }
+        r.zero_count = cut(l, u, h.zero_count, true);
+    }
+    if !removed_any {
+        return h.clone();
     }
     set_pos(&mut r, &p);
     set_neg(&mut r, &n);
-    r.count = kept_count;
-    r.sum = if kept_count == 0.0 { 0.0 } else { h.sum - removed_sum };
-    if (r.sum < 0.0 && !has_neg) || (r.sum > 0.0 && !has_pos && !has_neg && r.zero_count == 0.0) {
-        r.sum = 0.0;
-    } else if r.sum > 0.0 && !has_pos {
-        r.sum = 0.0;
-    }
-    compact(&mut r);
+    r.count = count;
+    r.sum = new_sum;
     r
+}
+
+/// Fraction of bucket [l, u] below `x` (l < x < u, both finite).
+fn below_fraction(l: f64, u: f64, x: f64, linear: bool) -> f64 {
+    if linear || (l <= 0.0 && u >= 0.0) {
+        return (x - l) / (u - l);
+    }
+    if u > 0.0 {
+        (x.log2() - l.log2()) / (u.log2() - l.log2())
+    } else {
+        1.0 - ((x.abs().log2() - u.abs().log2()) / (l.abs().log2() - u.abs().log2()))
+    }
 }
 
 #[cfg(test)]
