@@ -10,6 +10,7 @@
 mod lifecycle;
 mod otlp;
 mod prometheus;
+mod query;
 mod remote_read;
 mod remote_write;
 pub mod selector;
@@ -17,6 +18,7 @@ mod telemetry;
 pub mod timeparam;
 
 pub use otlp::OtlpMetricsGrpc;
+pub use query::QueryLimits;
 pub use telemetry::Telemetry;
 
 use axum::Router;
@@ -37,11 +39,13 @@ pub struct ApiLimits {
     pub max_request_bytes: usize,
     /// Largest request body after decompression, bytes.
     pub max_decompressed_bytes: usize,
+    /// PromQL query limits.
+    pub query: QueryLimits,
 }
 
 impl Default for ApiLimits {
     fn default() -> ApiLimits {
-        ApiLimits { max_request_bytes: 64 << 20, max_decompressed_bytes: 256 << 20 }
+        ApiLimits { max_request_bytes: 64 << 20, max_decompressed_bytes: 256 << 20, query: QueryLimits::default() }
     }
 }
 
@@ -62,6 +66,23 @@ pub struct AppState {
     pub data_dir: PathBuf,
     /// Tenant of requests without `X-Scope-OrgID`.
     pub default_tenant: TenantId,
+    /// Bounds the queries evaluated at once.
+    pub(crate) query_slots: tokio::sync::Semaphore,
+    /// Facts for `/api/v1/status/runtimeinfo`.
+    pub runtime: std::sync::Mutex<RuntimeInfo>,
+}
+
+/// Process facts shown by `/api/v1/status/runtimeinfo`.
+#[derive(Clone, Debug)]
+pub struct RuntimeInfo {
+    /// Process start (ms).
+    pub start_ms: i64,
+    /// Whether the last configuration (re)load succeeded.
+    pub reload_success: bool,
+    /// When the configuration was last loaded successfully (ms).
+    pub last_config_ms: i64,
+    /// Retention setting as configured (e.g. `15d`).
+    pub retention: String,
 }
 
 impl AppState {
@@ -72,6 +93,7 @@ impl AppState {
         default_tenant: TenantId,
         reload: Option<mpsc::Sender<ReloadRequest>>,
     ) -> AppState {
+        let limits_concurrency = limits.query.max_concurrency.max(1);
         AppState {
             storage: OnceLock::new(),
             scrape: OnceLock::new(),
@@ -80,6 +102,13 @@ impl AppState {
             telemetry: Telemetry::default(),
             data_dir,
             default_tenant,
+            query_slots: tokio::sync::Semaphore::new(limits_concurrency),
+            runtime: std::sync::Mutex::new(RuntimeInfo {
+                start_ms: now_ms(),
+                reload_success: true,
+                last_config_ms: now_ms(),
+                retention: String::new(),
+            }),
         }
     }
 
@@ -141,6 +170,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/metadata", get(prometheus::metadata))
         .route("/api/v1/targets", get(prometheus::targets))
         .route("/api/v1/status/buildinfo", get(prometheus::buildinfo))
+        .route("/api/v1/status/runtimeinfo", get(query::runtimeinfo))
+        .route("/api/v1/status/tsdb", get(query::tsdb_status))
+        .route("/api/v1/query", get(query::instant).post(query::instant))
+        .route("/api/v1/query_range", get(query::range).post(query::range))
+        .route("/api/v1/query_exemplars", get(query::exemplars).post(query::exemplars))
+        .route("/api/v1/format_query", get(query::format_query).post(query::format_query))
+        .route("/api/v1/parse_query", get(query::parse_query).post(query::parse_query))
         .route("/api/v1/admin/tsdb/snapshot", post(prometheus::snapshot).put(prometheus::snapshot))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -22,6 +22,9 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
+    pub(crate) fn new(status: StatusCode, kind: &'static str, msg: impl Into<String>) -> ApiError {
+        ApiError { status, kind, msg: msg.into() }
+    }
     pub(crate) fn bad_data(msg: impl Into<String>) -> ApiError {
         ApiError { status: StatusCode::BAD_REQUEST, kind: "bad_data", msg: msg.into() }
     }

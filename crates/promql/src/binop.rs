@@ -117,8 +117,6 @@ pub(crate) enum ElemNote {
     Warning(String),
     /// An info attached to a kept result.
     KeptInfo(String),
-    /// A warning attached to a kept result.
-    KeptWarning(String),
 }
 
 fn incompatible(l: &str, op: BinOp, r: &str) -> ElemNote {
@@ -285,7 +283,7 @@ fn note_drops_scalar(ctx: &mut Ctx<'_>, note: ElemNote, span: Span) -> bool {
             ctx.annotations.info(m, span);
             true
         }
-        ElemNote::Warning(m) | ElemNote::KeptWarning(m) => {
+        ElemNote::Warning(m) => {
             ctx.annotations.warn(m, span);
             false
         }
@@ -592,7 +590,6 @@ fn emit(
             return Ok(());
         }
         ElemNote::KeptInfo(msg) => *last_note = Some((false, msg)),
-        ElemNote::KeptWarning(msg) => *last_note = Some((true, msg)),
     }
     if return_bool {
         e = Some(Elem::F(if keep { 1.0 } else { 0.0 }));

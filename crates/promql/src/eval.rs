@@ -18,11 +18,13 @@ pub struct EngineOptions {
     pub max_samples: usize,
     /// Step of subqueries written without one (`[5m:]`): the global evaluation interval, 1m.
     pub subquery_step_ms: i64,
+    /// Most series a query may select from storage in total (0: unlimited).
+    pub max_series: usize,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { lookback_ms: 300_000, max_samples: 50_000_000, subquery_step_ms: 60_000 }
+        EngineOptions { lookback_ms: 300_000, max_samples: 50_000_000, subquery_step_ms: 60_000, max_series: 0 }
     }
 }
 
@@ -72,7 +74,6 @@ pub struct QueryOutput {
 pub fn execute(
     storage: &dyn Queryable,
     opts: &EngineOptions,
-    query: &str,
     expr: &Expr,
     p: QueryParams<'_>,
 ) -> Result<QueryOutput, QueryError> {
@@ -102,8 +103,8 @@ pub fn execute(
         deadline: p.deadline,
         cancel: p.cancel,
         ticks: 0,
+        series: 0,
         is_range,
-        query,
         stats_hints: false,
     };
     let st = Steps { start: p.start, end: p.end, interval: if is_range { p.step } else { 1 } };
@@ -310,8 +311,8 @@ pub(crate) struct Ctx<'a> {
     pub deadline: Option<Instant>,
     pub cancel: Option<&'a AtomicBool>,
     pub ticks: u32,
+    pub series: usize,
     pub is_range: bool,
-    pub query: &'a str,
     /// Histograms feed only `histogram_count/sum/avg`: unknown counter-reset hints are
     /// replaced by detection against the previous sample read, as Prometheus' stats
     /// iterator does.
@@ -505,6 +506,13 @@ impl Ctx<'_> {
             .select(matchers, mint, maxt)
             .map_err(|e| QueryError::Storage(format!("expanding series: {e}")))?;
         let mut sel = sel;
+        self.series += sel.len();
+        if self.opts.max_series > 0 && self.series > self.opts.max_series {
+            return exec_err(format!(
+                "query would select more than {} series (limit query.max_series)",
+                self.opts.max_series
+            ));
+        }
         if self.stats_hints {
             for s in &mut sel {
                 let mut prev: Option<seer_model::FloatHistogram> = None;

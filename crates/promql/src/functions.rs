@@ -2,7 +2,7 @@
 //! over range vectors live in [`crate::range_fns`], histogram functions in
 //! [`crate::hist_fns`].
 
-use crate::eval::{Ctx, DUPLICATE_LABELSET, PVal, RangeArg, StepReader, Steps, Value, merge_into};
+use crate::eval::{Ctx, DUPLICATE_LABELSET, Steps, Value, merge_into};
 use crate::parser::ast::{Expr, Extension, Span};
 use crate::parser::functions::Function;
 use crate::value::{QueryError, Series, exec_err};
@@ -695,20 +695,6 @@ fn math_fn(name: &str) -> Option<fn(f64) -> f64> {
         _ => return None,
     })
 }
-
-/// Reads one step's values of `series`; helper for per-step functions.
-pub(crate) fn values_at<'a>(reader: &mut StepReader, series: &'a [Series], ts: i64, out: &mut Vec<(usize, PVal<'a>)>) {
-    out.clear();
-    for i in 0..series.len() {
-        if let Some(v) = reader.at(series, i, ts) {
-            out.push((i, v));
-        }
-    }
-}
-
-/// Marker to keep `RangeArg` in scope for readers of this module.
-#[allow(dead_code)]
-type _RangeArg = RangeArg;
 
 #[cfg(test)]
 mod tests {

@@ -357,7 +357,7 @@ fn field_values(layout: &FloatHistogram, hs: &[FloatHistogram]) -> (Vec<i32>, Ve
         let mut row = vec![0.0; 3 + pos.len() + neg.len()];
         row[0] = h.count;
         row[1] = h.sum;
-        let mut put = |positive: bool, i: i32, v: f64, row: &mut Vec<f64>| {
+        let put = |positive: bool, i: i32, v: f64, row: &mut Vec<f64>| {
             let (list, base) = if positive { (&pos, 3) } else { (&neg, 3 + pos.len()) };
             if let Ok(k) = list.binary_search(&i) {
                 row[base + k] += v;

@@ -26,7 +26,7 @@ pub struct FileResult {
 
 /// Engine settings the conformance data assumes.
 pub fn test_engine_options() -> EngineOptions {
-    EngineOptions { lookback_ms: 300_000, max_samples: 10_000, subquery_step_ms: 60_000 }
+    EngineOptions { lookback_ms: 300_000, max_samples: 10_000, subquery_step_ms: 60_000, max_series: 0 }
 }
 
 /// Runs one file's text. `skip(line)` returns a reason for evals to skip.
@@ -264,7 +264,7 @@ fn run_eval(storage: &MemStorage, opts: &EngineOptions, ev: &Eval) -> Result<(),
     let expr = seer_promql::parser::parse(&ev.expr).map_err(|e| format!("parse error: {}", e.render(&ev.expr)))?;
     match ev.mode {
         Mode::Range { start, end, step } => {
-            let r = execute(storage, opts, &ev.expr, &expr, QueryParams::range(start, end, step));
+            let r = execute(storage, opts, &expr, QueryParams::range(start, end, step));
             check(ev, &ev.expr, r, Some((start, step)))
         }
         Mode::Instant { at } => {
@@ -282,7 +282,7 @@ fn run_eval(storage: &MemStorage, opts: &EngineOptions, ev: &Eval) -> Result<(),
             for (q, t) in queries {
                 let e =
                     seer_promql::parser::parse(&q).map_err(|e| format!("parse error in {q:?}: {}", e.render(&q)))?;
-                let r = execute(storage, opts, &q, &e, QueryParams::instant(t));
+                let r = execute(storage, opts, &e, QueryParams::instant(t));
                 let failed_expectedly = r.is_err();
                 check(ev, &q, r, None).map_err(|e| if q == ev.expr { e } else { format!("{e} (as {q:?} at {t})") })?;
                 if failed_expectedly
@@ -295,7 +295,7 @@ fn run_eval(storage: &MemStorage, opts: &EngineOptions, ev: &Eval) -> Result<(),
                     continue;
                 }
                 // Range-mode consistency.
-                let rr = execute(storage, opts, &q, &e, QueryParams::range(t - 60_000, t + 60_000, 60_000))
+                let rr = execute(storage, opts, &e, QueryParams::range(t - 60_000, t + 60_000, 60_000))
                     .map_err(|err| format!("range mode of {q:?} failed: {err}"))?;
                 let QueryValue::Matrix(m) = rr.value else { return Err("range mode did not return a matrix".into()) };
                 check_sorted(&m)?;

@@ -28,6 +28,9 @@ pub struct Config {
     /// Tenancy.
     #[serde(default)]
     pub tenancy: TenancyConfig,
+    /// PromQL query limits.
+    #[serde(default)]
+    pub query: QueryConfig,
     /// Listen addresses and data directory (command-line flags win).
     #[serde(default)]
     pub server: ServerConfig,
@@ -186,6 +189,68 @@ impl Default for LimitsConfig {
             max_series_per_tenant: d_series(),
             max_request_size: d_req(),
             max_decompressed_request_size: d_dec(),
+        }
+    }
+}
+
+/// `query:`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct QueryConfig {
+    /// Longest a query may run (2m).
+    #[serde(default = "d_query_timeout")]
+    pub timeout: PromDuration,
+    /// Most samples a query may hold in memory (50000000).
+    #[serde(default = "d_query_samples")]
+    pub max_samples: usize,
+    /// Most series a query may select (1000000; 0 = unlimited).
+    #[serde(default = "d_query_series")]
+    pub max_series: usize,
+    /// How far back instant selectors look for a sample (5m).
+    #[serde(default = "d_lookback")]
+    pub lookback_delta: PromDuration,
+    /// Queries evaluated at once; further ones wait (4).
+    #[serde(default = "d_query_concurrency")]
+    pub max_concurrency: usize,
+}
+
+fn d_query_timeout() -> PromDuration {
+    PromDuration(Duration::from_secs(120))
+}
+fn d_query_samples() -> usize {
+    50_000_000
+}
+fn d_query_series() -> usize {
+    1_000_000
+}
+fn d_lookback() -> PromDuration {
+    PromDuration(Duration::from_secs(300))
+}
+fn d_query_concurrency() -> usize {
+    4
+}
+
+impl Default for QueryConfig {
+    fn default() -> QueryConfig {
+        QueryConfig {
+            timeout: d_query_timeout(),
+            max_samples: d_query_samples(),
+            max_series: d_query_series(),
+            lookback_delta: d_lookback(),
+            max_concurrency: d_query_concurrency(),
+        }
+    }
+}
+
+impl QueryConfig {
+    /// The API's query limits.
+    pub fn limits(&self) -> seer_api::QueryLimits {
+        seer_api::QueryLimits {
+            timeout: self.timeout.0,
+            max_samples: self.max_samples,
+            max_series: self.max_series,
+            lookback_ms: self.lookback_delta.0.as_millis() as i64,
+            max_concurrency: self.max_concurrency.max(1),
         }
     }
 }

@@ -150,8 +150,10 @@ fn serve(flags: Flags) -> Result<()> {
         let limits = ApiLimits {
             max_request_bytes: cfg.limits.max_request_size.0 as usize,
             max_decompressed_bytes: cfg.limits.max_decompressed_request_size.0 as usize,
+            query: cfg.query.limits(),
         };
         let state = Arc::new(AppState::new(limits, data_dir.clone(), default_tenant.clone(), Some(reload_tx)));
+        state.runtime.lock().unwrap_or_else(|e| e.into_inner()).retention = cfg.storage.tsdb.retention_time.to_string();
 
         // 1. Servers first, so /-/healthy answers during WAL replay.
         let http_listener =
@@ -240,6 +242,7 @@ fn serve(flags: Flags) -> Result<()> {
         let config_path = flags.config.clone();
         let reload = |answer: Option<ReloadRequest>| {
             let manager = manager.clone();
+            let state = state.clone();
             let config_path = config_path.clone();
             let current = cfg.clone();
             async move {
@@ -250,8 +253,12 @@ fn serve(flags: Flags) -> Result<()> {
                             if l.config.storage != current.storage
                                 || l.config.limits != current.limits
                                 || l.config.tenancy != current.tenancy
+                                || l.config.query != current.query
                             {
-                                log::warn("storage, limits and tenancy changes take effect after a restart", &[]);
+                                log::warn(
+                                    "storage, limits, query and tenancy changes take effect after a restart",
+                                    &[],
+                                );
                             }
                             manager.apply(l.jobs).await;
                             Ok(())
@@ -259,6 +266,16 @@ fn serve(flags: Flags) -> Result<()> {
                         Err(e) => Err(format!("{e:#}")),
                     },
                 };
+                {
+                    let mut rt = state.runtime.lock().unwrap_or_else(|e| e.into_inner());
+                    rt.reload_success = result.is_ok();
+                    if result.is_ok() {
+                        rt.last_config_ms = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_millis() as i64)
+                            .unwrap_or(0);
+                    }
+                }
                 match &result {
                     Ok(()) => log::info("configuration reloaded", &[]),
                     Err(e) => log::error("configuration reload failed", &[("err", e)]),

@@ -33,5 +33,5 @@ pub use block::{Block, BlockError, BlockMeta, BlockStats, Compaction};
 pub use db::{AppendReport, Db, DbStats, Options, RejectReason, ReplayReport, SeriesRef};
 pub use error::Error;
 pub use exemplars::StoredExemplar;
-pub use query::Series;
+pub use query::{HeadStatus, Series};
 pub use storage::Storage;

@@ -178,3 +178,93 @@ fn merge_series(mut parts: Vec<Series>) -> Vec<Series> {
     }
     out
 }
+
+/// Head statistics and the largest cardinalities, for `/api/v1/status/tsdb`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HeadStatus {
+    /// Live series in the head.
+    pub num_series: u64,
+    /// Distinct label pairs in the head index.
+    pub num_label_pairs: u64,
+    /// Chunks held by head series.
+    pub chunk_count: u64,
+    /// Oldest sample time in the head (ms; `i64::MAX` when empty, like Prometheus).
+    pub min_time: i64,
+    /// Newest sample time in the head (ms; `i64::MIN` when empty).
+    pub max_time: i64,
+    /// Top metric names by series count.
+    pub series_count_by_metric_name: Vec<(String, u64)>,
+    /// Top label names by number of values.
+    pub label_value_count_by_label_name: Vec<(String, u64)>,
+    /// Top label names by bytes of their values across series.
+    pub memory_in_bytes_by_label_name: Vec<(String, u64)>,
+    /// Top `name=value` pairs by series count.
+    pub series_count_by_label_value_pair: Vec<(String, u64)>,
+}
+
+fn top(mut v: Vec<(String, u64)>, limit: usize) -> Vec<(String, u64)> {
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.truncate(limit);
+    v
+}
+
+impl Db {
+    /// Head statistics with the `limit` largest entries of each cardinality list.
+    pub fn head_status(&self, limit: usize) -> HeadStatus {
+        let h = self.head.read().unwrap_or_else(|e| e.into_inner());
+        let mut st = HeadStatus {
+            num_series: h.num_series() as u64,
+            min_time: h.mint,
+            max_time: h.maxt,
+            ..HeadStatus::default()
+        };
+        for page in &h.series.pages {
+            for s in page.iter().filter(|s| s.live) {
+                st.chunk_count += s.chunk_count() as u64;
+            }
+        }
+        let (mut by_metric, mut values_by_name, mut bytes_by_name, mut by_pair) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for name_id in h.postings.names() {
+            let Some(values) = h.postings.values(name_id) else { continue };
+            let name = h.symbols.get(name_id).to_string();
+            let mut bytes = 0u64;
+            let mut live_values = 0u64;
+            for (&value_id, ids) in values {
+                if ids.is_empty() {
+                    continue;
+                }
+                live_values += 1;
+                let value = h.symbols.get(value_id);
+                bytes += (value.len() * ids.len()) as u64;
+                st.num_label_pairs += 1;
+                if name == seer_model::METRIC_NAME {
+                    by_metric.push((value.to_string(), ids.len() as u64));
+                }
+                by_pair.push((format!("{name}={value}"), ids.len() as u64));
+            }
+            values_by_name.push((name.clone(), live_values));
+            bytes_by_name.push((name, bytes));
+        }
+        st.series_count_by_metric_name = top(by_metric, limit);
+        st.label_value_count_by_label_name = top(values_by_name, limit);
+        st.memory_in_bytes_by_label_name = top(bytes_by_name, limit);
+        st.series_count_by_label_value_pair = top(by_pair, limit);
+        st
+    }
+}
+
+impl seer_model::Queryable for Db {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<seer_model::SelectedSeries>, seer_model::StorageError> {
+        let series = Db::select(self, matchers, mint, maxt).map_err(|e| seer_model::StorageError(e.to_string()))?;
+        Ok(series
+            .into_iter()
+            .map(|s| seer_model::SelectedSeries { labels: s.labels, floats: s.samples, histograms: Vec::new() })
+            .collect())
+    }
+}

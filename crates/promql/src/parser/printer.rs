@@ -74,6 +74,11 @@ fn label_name(s: &str) -> String {
     if is_legacy_label(s) { s.to_string() } else { quote(s) }
 }
 
+/// The text of a duration (literal or expression).
+pub fn print_duration(d: &Duration) -> String {
+    duration(d)
+}
+
 fn duration(d: &Duration) -> String {
     match d.literal_ms {
         Some(ms) => format_duration_ms(ms),

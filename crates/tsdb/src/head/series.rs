@@ -123,6 +123,11 @@ impl MemSeries {
         closed + self.open.len() as usize + self.ooo.len()
     }
 
+    /// Number of chunks (closed ones plus the open one, if it has samples).
+    pub(crate) fn chunk_count(&self) -> usize {
+        self.closed.len() + usize::from(!self.open.is_empty())
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.closed.is_empty() && self.open.is_empty() && self.ooo.is_empty()
     }
