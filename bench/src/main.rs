@@ -4,15 +4,17 @@
 mod http;
 mod ingest;
 mod proc;
+mod query;
 mod workload;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let r = match args.first().map(String::as_str) {
         Some("ingest") => ingest::run(&args[1..]),
+        Some("query") => query::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: seer-bench ingest [--series N] [--hours H] [--seer PATH] [--out DIR] [--prometheus PATH]"
+                "usage: seer-bench ingest [--series N] [--hours H] [--seer PATH] [--out DIR] [--prometheus PATH]\n       seer-bench query [--instances N] [--hours H] [--rounds R] [--seer PATH] [--out DIR] [--prometheus PATH]"
             );
             std::process::exit(2);
         }

@@ -387,3 +387,49 @@ fn api_shapes_errors_and_limits() {
     let ri = get_json(seer.http, "/api/v1/status/runtimeinfo");
     assert_eq!(ri["data"]["storageRetention"], "2w1d");
 }
+
+#[test]
+fn over_limit_queries_do_not_block_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let seer = Seer::start(&dir.path().join("seer"), Some("query:\n  max_samples: 2000\n  max_concurrency: 2\n"));
+    let base = (now_s() - 3 * 3600) * 1000;
+    write_all(seer.http, &dataset(base));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let addr = seer.http;
+    // Queries over the limit, back to back, from two clients.
+    let queriers: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let t = (base + 110 * 60_000) / 1000;
+                    let r = get(addr, &format!("/api/v1/query?query={}&time={t}", enc("sum(rate({__name__=~\".+\"}[2h]))")));
+                    assert_eq!(r.status, 422, "{}", r.text());
+                    assert!(r.text().contains("too many samples"), "{}", r.text());
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    // Meanwhile every write is acknowledged.
+    for i in 0..200 {
+        let w = remote_write(
+            seer.http,
+            None,
+            &[SeriesSamples {
+                labels: Labels::from_pairs([("__name__", "during_queries"), ("i", "1")]),
+                samples: vec![Sample { t: base + 7_200_000 + i * 1000, v: i as f64 }],
+                exemplars: vec![],
+            }],
+        );
+        assert_eq!(w.status, 204, "{}", w.text());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let ran: usize = queriers.into_iter().map(|h| h.join().unwrap()).sum();
+    assert!(ran > 0);
+    let t = (base + 7_200_000 + 199_000) / 1000;
+    let r = get_json(seer.http, &format!("/api/v1/query?query={}&time={t}", enc("count_over_time(during_queries[5m])")));
+    assert_eq!(r["data"]["result"][0]["value"][1], "200");
+}
