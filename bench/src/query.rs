@@ -160,7 +160,11 @@ pub fn run(args: &[String]) -> Result<()> {
             }
         }
     }
-    println!("loaded {} M samples into each in {:.0}s", (n as i64 * steps) as f64 / 1e6, started.elapsed().as_secs_f64());
+    println!(
+        "loaded {} M samples into each in {:.0}s",
+        (n as i64 * steps) as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
     std::thread::sleep(Duration::from_secs(10));
 
     let t = end;
@@ -175,7 +179,10 @@ pub fn run(args: &[String]) -> Result<()> {
             q("histogram_quantile(0.99, sum by (job, le) (rate(http_request_duration_seconds_bucket[5m])))"),
         ),
         ("topk", q("topk(10, sum by (instance) (rate(http_requests_total[5m])))")),
-        ("regex on high-cardinality label", q("sum(rate(http_requests_total{instance=~\"10\\\\.0\\\\.0\\\\.1.*\"}[5m]))")),
+        (
+            "regex on high-cardinality label",
+            q("sum(rate(http_requests_total{instance=~\"10\\\\.0\\\\.0\\\\.1.*\"}[5m]))"),
+        ),
         ("count by", q("count by (status) (http_requests_total)")),
         ("2 h range at 15 s", r("sum by (job) (rate(http_requests_total[5m]))", 7200, "15")),
         ("24 h range at 5 m", r("sum by (method) (rate(http_requests_total[5m]))", 86_400 - 600, "300")),
@@ -229,7 +236,12 @@ pub fn run(args: &[String]) -> Result<()> {
             med[0] / med[1],
             if same { "yes" } else { "**no**" }
         ));
-        println!("{name}: seer {:.2} ms, prometheus {:.2} ms, ratio {:.3}, same answer: {same}", med[0], med[1], med[0] / med[1]);
+        println!(
+            "{name}: seer {:.2} ms, prometheus {:.2} ms, ratio {:.3}, same answer: {same}",
+            med[0],
+            med[1],
+            med[0] / med[1]
+        );
     }
     let geo = (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64).exp();
     let hwm = [status_bytes(seer.id(), "VmHWM"), status_bytes(prom.id(), "VmHWM")];

@@ -124,9 +124,17 @@ pub(crate) fn ingest_metrics(
     now: i64,
 ) -> Result<(Option<ExportMetricsPartialSuccess>, u64, u64), String> {
     let mut t = otlp_metrics::translate(req);
-    let future = drop_future(&mut t.series, now);
+    let mut future = drop_future(&mut t.series, now);
+    for s in t.histograms.iter_mut() {
+        let before = s.histograms.len();
+        s.histograms.retain(|h| h.t <= now + crate::remote_write::MAX_AHEAD_MS);
+        future += (before - s.histograms.len()) as u64;
+    }
     let db = storage.tenant(tenant).map_err(|e| e.to_string())?;
-    let report = db.append(&t.series, &t.metadata).map_err(|e| e.to_string())?;
+    let mut report = db.append(&t.series, &t.metadata).map_err(|e| e.to_string())?;
+    if !t.histograms.is_empty() {
+        report.merge(db.append_histograms(&t.histograms).map_err(|e| e.to_string())?);
+    }
     let mut msgs: Vec<String> = t.rejected.iter().map(|r| r.message.clone()).collect();
     if future > 0 {
         msgs.push(format!("{future} samples are more than 10 minutes in the future"));

@@ -137,12 +137,31 @@ async fn handle(s: &Arc<AppState>, headers: &HeaderMap, body: Bytes) -> Response
         let db = storage
             .tenant(&tenant)
             .map_err(|e| text(StatusCode::INTERNAL_SERVER_ERROR, format!("storage error: {e}")))?;
-        let report = db
+        let mut report = db
             .append_refs(&refs, &view.metadata)
             .map_err(|e| text(StatusCode::INTERNAL_SERVER_ERROR, format!("storage error: {e}")))?;
-        let decode_rejected = view.rejected.iter().map(|r| format!("{} ({} samples)", r.message, r.count)).collect();
-        let rejected_count: u64 = view.rejected.iter().map(|r| r.count).sum();
-        Ok(Written { report, future, decode_rejected, received: view.samples.len() as u64 + rejected_count })
+        let mut decode_rejected: Vec<String> =
+            view.rejected.iter().map(|r| format!("{} ({} samples)", r.message, r.count)).collect();
+        let mut rejected_count: u64 = view.rejected.iter().map(|r| r.count).sum();
+        let mut received = view.samples.len() as u64;
+        if view.histograms > 0 {
+            // Native histograms take a second, full decode of the (rare) requests that have them.
+            let (mut hs, rej) =
+                remote_write::decode_histograms(&raw).map_err(|e| text(StatusCode::BAD_REQUEST, e.to_string()))?;
+            for s in hs.iter_mut() {
+                let before = s.histograms.len();
+                s.histograms.retain(|h| h.t <= max_t);
+                future += (before - s.histograms.len()) as u64;
+                received += before as u64;
+            }
+            decode_rejected.extend(rej.iter().map(|r| format!("{} ({} samples)", r.message, r.count)));
+            rejected_count += rej.iter().map(|r| r.count).sum::<u64>();
+            let r2 = db
+                .append_histograms(&hs)
+                .map_err(|e| text(StatusCode::INTERNAL_SERVER_ERROR, format!("storage error: {e}")))?;
+            report.merge(r2);
+        }
+        Ok(Written { report, future, decode_rejected, received: received + rejected_count })
     })
     .await;
     let (report, future, mut problems, received) = match result {

@@ -27,6 +27,8 @@ const MAX_EXEMPLAR_RUNES: usize = 128;
 pub struct Translated {
     /// Series, each with its samples sorted by time.
     pub series: Vec<SeriesSamples>,
+    /// Native histogram series (from exponential histograms), samples sorted by time.
+    pub histograms: Vec<seer_model::SeriesHistograms>,
     /// Metadata per metric family.
     pub metadata: Vec<MetricMetadata>,
     /// Data points refused, by reason.
@@ -44,6 +46,7 @@ impl Translated {
 #[derive(Default)]
 struct Builder {
     index: HashMap<Labels, usize>,
+    hist_index: HashMap<Labels, usize>,
     out: Translated,
     metadata_seen: HashMap<String, usize>,
 }
@@ -67,6 +70,20 @@ impl Builder {
         s.exemplars.extend(exemplars);
     }
 
+    fn push_hist(&mut self, labels: Labels, t: i64, h: seer_model::FloatHistogram) {
+        let i = match self.hist_index.get(&labels) {
+            Some(&i) => i,
+            None => {
+                self.out
+                    .histograms
+                    .push(seer_model::SeriesHistograms { labels: labels.clone(), histograms: Vec::new() });
+                self.hist_index.insert(labels, self.out.histograms.len() - 1);
+                self.out.histograms.len() - 1
+            }
+        };
+        self.out.histograms[i].histograms.push(seer_model::HistogramSample { t, h });
+    }
+
     fn metadata(&mut self, family: &str, kind: MetricType, help: &str, unit: &str) {
         if self.metadata_seen.contains_key(family) {
             return;
@@ -84,6 +101,9 @@ impl Builder {
         for s in &mut self.out.series {
             s.samples.sort_by_key(|x| x.t);
             s.exemplars.sort_by_key(|e| e.t);
+        }
+        for s in &mut self.out.histograms {
+            s.histograms.sort_by_key(|x| x.t);
         }
         self.out
     }
@@ -202,16 +222,12 @@ fn translate_metric(
             }
             (NameKind::Other, MetricType::Histogram)
         }
-        metric::Data::ExponentialHistogram(_) => {
-            reject(
-                &mut b.out.rejected,
-                format!(
-                    "metric {:?}: exponential histograms (native histograms) are not supported by this version of Seer",
-                    m.name
-                ),
-                points,
-            );
-            return;
+        metric::Data::ExponentialHistogram(h) => {
+            if !cumulative(h.aggregation_temporality) {
+                reject(&mut b.out.rejected, temporality_error(&m.name), points);
+                return;
+            }
+            (NameKind::Other, MetricType::Histogram)
         }
         metric::Data::Summary(_) => (NameKind::Other, MetricType::Summary),
     };
@@ -293,8 +309,57 @@ fn translate_metric(
                 }
             }
         }
-        metric::Data::ExponentialHistogram(_) => {}
+        metric::Data::ExponentialHistogram(h) => {
+            for p in &h.data_points {
+                let Some(base) = labels_or_reject(b, &p.attributes, job, instance) else { continue };
+                match exponential_to_native(p) {
+                    Ok(nh) => b.push_hist(with(&base, &[("__name__", name.clone())]), ns_to_ms(p.time_unix_nano), nh),
+                    Err(e) => reject(&mut b.out.rejected, format!("metric {:?}: {e}", name), 1),
+                }
+            }
+        }
     }
+}
+
+/// An OTLP exponential histogram data point as a native histogram, as Prometheus' OTLP
+/// translator converts it: scale → schema (finer than 8 is merged down to 8), bucket
+/// index k → k+1, zero threshold 1e-128.
+pub fn exponential_to_native(
+    p: &crate::proto::otlp::metrics::ExponentialHistogramDataPoint,
+) -> Result<seer_model::FloatHistogram, String> {
+    if p.scale < -4 {
+        return Err(format!("cannot convert exponential to native histogram. Scale must be >= -4, was {}", p.scale));
+    }
+    let (schema, down) = if p.scale > 8 { (8, p.scale - 8) } else { (p.scale, 0) };
+    let side = |b: &Option<crate::proto::otlp::metrics::Buckets>| -> Vec<(i32, f64)> {
+        let mut out: Vec<(i32, f64)> = Vec::new();
+        if let Some(b) = b {
+            for (i, c) in b.bucket_counts.iter().enumerate() {
+                let k = b.offset as i64 + i as i64;
+                let idx = ((k >> down) + 1) as i32;
+                match out.last_mut() {
+                    Some(last) if last.0 == idx => last.1 += *c as f64,
+                    _ => out.push((idx, *c as f64)),
+                }
+            }
+        }
+        out.retain(|x| x.1 != 0.0);
+        out
+    };
+    let mut h = seer_model::FloatHistogram {
+        schema,
+        zero_threshold: 1e-128,
+        zero_count: p.zero_count as f64,
+        count: p.count as f64,
+        sum: p.sum.unwrap_or(0.0),
+        ..Default::default()
+    };
+    (h.positive_spans, h.positive_buckets) = seer_model::histogram::collapse(&side(&p.positive));
+    (h.negative_spans, h.negative_buckets) = seer_model::histogram::collapse(&side(&p.negative));
+    if p.flags & NO_RECORDED_VALUE != 0 {
+        h = seer_model::FloatHistogram { sum: stale_nan(), ..Default::default() };
+    }
+    Ok(h)
 }
 
 fn labels_or_reject(

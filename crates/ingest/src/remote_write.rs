@@ -7,7 +7,10 @@ pub use view::{SeriesSpan, WriteView, decode_view};
 use crate::proto::prompb::{self, MetricType as PbType, WriteRequest};
 use crate::{DecodeError, Rejected, reject, snappy_decompress};
 use prost::Message;
-use seer_model::{Exemplar, Label, Labels, MetricMetadata, MetricType, Sample, SeriesSamples};
+use seer_model::{
+    BucketSpan, CounterResetHint, Exemplar, FloatHistogram, HistogramSample, Label, Labels, MetricMetadata, MetricType,
+    Sample, SeriesHistograms, SeriesSamples,
+};
 
 /// Longest exemplar label set, in characters (names and values), as OpenMetrics allows.
 pub const MAX_EXEMPLAR_LABEL_CHARS: usize = 128;
@@ -17,6 +20,8 @@ pub const MAX_EXEMPLAR_LABEL_CHARS: usize = 128;
 pub struct WriteBatch {
     /// Series with samples and exemplars.
     pub series: Vec<SeriesSamples>,
+    /// Series with native histogram samples.
+    pub histograms: Vec<SeriesHistograms>,
     /// Metadata of metric families.
     pub metadata: Vec<MetricMetadata>,
     /// Series refused while decoding (bad label sets, unsupported sample kinds).
@@ -66,11 +71,16 @@ pub fn convert(req: WriteRequest) -> WriteBatch {
             }
         };
         if !ts.histograms.is_empty() {
-            reject(
-                &mut batch.rejected,
-                "native histogram samples are not supported by this version of Seer".to_string(),
-                ts.histograms.len() as u64,
-            );
+            let mut hs = Vec::with_capacity(ts.histograms.len());
+            for h in &ts.histograms {
+                match histogram_from_proto(h) {
+                    Ok(x) => hs.push(x),
+                    Err(msg) => reject(&mut batch.rejected, msg, 1),
+                }
+            }
+            if !hs.is_empty() {
+                batch.histograms.push(SeriesHistograms { labels: labels.clone(), histograms: hs });
+            }
         }
         if ts.samples.is_empty() {
             continue;
@@ -112,6 +122,190 @@ pub fn convert(req: WriteRequest) -> WriteBatch {
         batch.metadata.push(MetricMetadata { metric_family: m.metric_family_name, kind, help: m.help, unit: m.unit });
     }
     batch
+}
+
+/// Decodes only the native histograms of an already decompressed `WriteRequest` (the float
+/// samples go through [`decode_view`]).
+pub fn decode_histograms(raw: &[u8]) -> Result<(Vec<SeriesHistograms>, Vec<Rejected>), DecodeError> {
+    let req = WriteRequest::decode(raw).map_err(|e| DecodeError::Protobuf(e.to_string()))?;
+    let mut out = Vec::new();
+    let mut rejected = Vec::new();
+    for ts in req.timeseries {
+        if ts.histograms.is_empty() {
+            continue;
+        }
+        let labels = match labels_of(ts.labels) {
+            Ok(l) => l,
+            Err(msg) => {
+                reject(&mut rejected, msg, ts.histograms.len() as u64);
+                continue;
+            }
+        };
+        let mut hs = Vec::with_capacity(ts.histograms.len());
+        for h in &ts.histograms {
+            match histogram_from_proto(h) {
+                Ok(x) => hs.push(x),
+                Err(msg) => reject(&mut rejected, msg, 1),
+            }
+        }
+        if !hs.is_empty() {
+            out.push(SeriesHistograms { labels, histograms: hs });
+        }
+    }
+    Ok((out, rejected))
+}
+
+/// Converts a remote-write histogram (integer with delta-encoded buckets, or float) into a
+/// float histogram, checking it the way Prometheus' head does. Schemas 9..=52 are reduced
+/// to 8.
+pub fn histogram_from_proto(h: &prompb::Histogram) -> Result<HistogramSample, String> {
+    use prompb::histogram::{Count, ZeroCount};
+    let is_float = matches!(h.count, Some(Count::CountFloat(_)));
+    let spans = |v: &[prompb::BucketSpan]| -> Vec<BucketSpan> {
+        v.iter().map(|s| BucketSpan { offset: s.offset, length: s.length }).collect()
+    };
+    let absolute = |deltas: &[i64], side: &str| -> Result<Vec<f64>, String> {
+        let mut out = Vec::with_capacity(deltas.len());
+        let mut cur: i64 = 0;
+        for (i, d) in deltas.iter().enumerate() {
+            cur = cur.checked_add(*d).ok_or_else(|| format!("{side} bucket {i} overflows"))?;
+            if cur < 0 {
+                return Err(format!(
+                    "{side} side: bucket number {} has observation count of {cur}: histogram has a bucket whose observation count is negative",
+                    i + 1
+                ));
+            }
+            out.push(cur as f64);
+        }
+        Ok(out)
+    };
+    let (count, zero_count, pos, neg) = if is_float {
+        let count = match h.count {
+            Some(Count::CountFloat(c)) => c,
+            _ => 0.0,
+        };
+        let zc = match h.zero_count {
+            Some(ZeroCount::ZeroCountFloat(z)) => z,
+            Some(ZeroCount::ZeroCountInt(z)) => z as f64,
+            None => 0.0,
+        };
+        (count, zc, h.positive_counts.clone(), h.negative_counts.clone())
+    } else {
+        let count = match h.count {
+            Some(Count::CountInt(c)) => c as f64,
+            _ => 0.0,
+        };
+        let zc = match h.zero_count {
+            Some(ZeroCount::ZeroCountInt(z)) => z as f64,
+            Some(ZeroCount::ZeroCountFloat(z)) => z,
+            None => 0.0,
+        };
+        (count, zc, absolute(&h.positive_deltas, "positive")?, absolute(&h.negative_deltas, "negative")?)
+    };
+    let mut fh = FloatHistogram {
+        counter_reset_hint: match h.reset_hint {
+            1 => CounterResetHint::CounterReset,
+            2 => CounterResetHint::NotCounterReset,
+            3 => CounterResetHint::Gauge,
+            _ => CounterResetHint::Unknown,
+        },
+        schema: h.schema,
+        zero_threshold: h.zero_threshold,
+        zero_count,
+        count,
+        sum: h.sum,
+        positive_spans: spans(&h.positive_spans),
+        negative_spans: spans(&h.negative_spans),
+        positive_buckets: pos,
+        negative_buckets: neg,
+        custom_values: h.custom_values.clone(),
+    };
+    validate_histogram(&mut fh)?;
+    Ok(HistogramSample { t: h.timestamp, h: fh })
+}
+
+/// Prometheus' histogram validation (texts from its `Validate`); reduces schemas 9..=52 to 8.
+pub fn validate_histogram(h: &mut FloatHistogram) -> Result<(), String> {
+    if (9..=52).contains(&h.schema) {
+        seer_model::histogram::reduce_resolution(h, 8);
+    }
+    let spanned = |s: &[BucketSpan]| s.iter().map(|x| x.length as usize).sum::<usize>();
+    if h.uses_custom_buckets() {
+        for w in h.custom_values.windows(2) {
+            if !(w[0] < w[1]) {
+                return Err(format!(
+                    "custom buckets: previous bound is {:.6} and current is {:.6}: histogram custom bounds must be in strictly increasing order",
+                    w[0], w[1]
+                ));
+            }
+        }
+        if h.custom_values.iter().any(|v| v.is_nan()) {
+            return Err("custom buckets: histogram custom bounds must not be NaN".into());
+        }
+        if h.custom_values.last().is_some_and(|v| v.is_infinite()) {
+            return Err("custom buckets: last +Inf bound must not be explicitly defined: histogram custom bounds must be finite".into());
+        }
+        if h.positive_spans.iter().any(|s| s.offset < 0) {
+            return Err("custom buckets: histogram has a span whose offset is negative".into());
+        }
+        if !h.negative_spans.is_empty() || !h.negative_buckets.is_empty() {
+            return Err("custom buckets: must not have negative buckets".into());
+        }
+        let total: i64 = h.positive_spans.iter().map(|s| s.offset as i64 + s.length as i64).sum();
+        if total > h.custom_values.len() as i64 + 1 {
+            return Err(format!(
+                "custom buckets: only {} custom bounds defined which is insufficient to cover total span length of {total}: histogram custom bounds are too few",
+                h.custom_values.len()
+            ));
+        }
+    } else if (-4..=8).contains(&h.schema) {
+        if !h.custom_values.is_empty() {
+            return Err("histogram with exponential schema must not have custom bounds".into());
+        }
+        for (side, spans) in [("positive", &h.positive_spans), ("negative", &h.negative_spans)] {
+            for (i, s) in spans.iter().enumerate().skip(1) {
+                if s.offset < 0 {
+                    return Err(format!(
+                        "{side} side: span number {} with offset {}: histogram has a span whose offset is negative",
+                        i + 1,
+                        s.offset
+                    ));
+                }
+            }
+        }
+        if h.zero_count < 0.0 {
+            return Err(format!(
+                "zero bucket has observation count of {}: histogram has a bucket whose observation count is negative",
+                h.zero_count
+            ));
+        }
+    } else {
+        return Err(format!(
+            "histogram has an invalid schema, which must be between -4 and 8 for exponential buckets, or -53 for custom buckets, got schema {}",
+            h.schema
+        ));
+    }
+    for (side, spans, buckets) in
+        [("positive", &h.positive_spans, &h.positive_buckets), ("negative", &h.negative_spans, &h.negative_buckets)]
+    {
+        if spanned(spans) != buckets.len() {
+            return Err(format!(
+                "{side} side: spans need {} buckets, have {} buckets: histogram spans specify different number of buckets than provided",
+                spanned(spans),
+                buckets.len()
+            ));
+        }
+        if let Some((i, c)) = buckets.iter().enumerate().find(|(_, c)| **c < 0.0) {
+            return Err(format!(
+                "{side} side: bucket number {} has observation count of {c}: histogram has a bucket whose observation count is negative",
+                i + 1
+            ));
+        }
+    }
+    if h.count < 0.0 {
+        return Err(format!("observation count is  {}: histogram's observation count is negative", h.count));
+    }
+    Ok(())
 }
 
 /// Encodes a batch as a snappy-compressed `WriteRequest` (for tests, benchmarks and the

@@ -10,7 +10,7 @@
 //! label sets without normalising them again.
 
 mod gofmt;
-mod histogram;
+pub mod histogram;
 mod labels;
 mod limits;
 mod matcher;
@@ -29,5 +29,5 @@ pub use matcher::{MatchKind, Matcher, MatcherError};
 pub use metric::{
     Exemplar, MetricMetadata, MetricType, STALE_NAN_BITS, Sample, SeriesSamples, is_stale_nan, stale_nan,
 };
-pub use query::{HistogramSample, Queryable, SelectedSeries, StorageError};
+pub use query::{HistogramSample, Queryable, SelectedSeries, SeriesHistograms, StorageError};
 pub use tenant::{DEFAULT_TENANT, TenantError, TenantId};

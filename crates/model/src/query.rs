@@ -12,6 +12,15 @@ pub struct HistogramSample {
     pub h: FloatHistogram,
 }
 
+/// The native histogram samples of one series in an ingest batch.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct SeriesHistograms {
+    /// Series identity.
+    pub labels: Labels,
+    /// Samples, in time order.
+    pub histograms: Vec<HistogramSample>,
+}
+
 /// One series as selected for a query.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SelectedSeries {

@@ -11,9 +11,10 @@ mod eval;
 mod extended;
 mod functions;
 mod hist_fns;
-pub mod histogram;
 mod info;
 pub mod parser;
+/// Native histogram arithmetic (shared with the store).
+pub use seer_model::histogram;
 mod range_fns;
 pub mod value;
 

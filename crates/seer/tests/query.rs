@@ -52,8 +52,12 @@ fn dataset(base_ms: i64) -> Vec<SeriesSamples> {
             );
         }
         let j = if job == "api" { 2.0 } else { 5.0 };
-        add(vec![("__name__", "latency_seconds_count".into()), ("job", job.into())], &move |k| 5000.0 + k as f64 * 10.0 * j);
-        add(vec![("__name__", "latency_seconds_sum".into()), ("job", job.into())], &move |k| 900.0 + k as f64 * 3.0 * j);
+        add(vec![("__name__", "latency_seconds_count".into()), ("job", job.into())], &move |k| {
+            5000.0 + k as f64 * 10.0 * j
+        });
+        add(vec![("__name__", "latency_seconds_sum".into()), ("job", job.into())], &move |k| {
+            900.0 + k as f64 * 3.0 * j
+        });
     }
     out
 }
@@ -296,8 +300,10 @@ fn answers_match_prometheus_and_promtool_prints_the_same() {
         "max by (job) (rate(http_requests_total[5m]))",
         "histogram_quantile(0.9, rate(latency_seconds_bucket{job=\"db\"}[10m]))",
     ] {
-        let mut a: Vec<String> = promtool(prom.addr, &["instant", "--time", &t, "$URL", q]).lines().map(String::from).collect();
-        let mut b: Vec<String> = promtool(seer.http, &["instant", "--time", &t, "$URL", q]).lines().map(String::from).collect();
+        let mut a: Vec<String> =
+            promtool(prom.addr, &["instant", "--time", &t, "$URL", q]).lines().map(String::from).collect();
+        let mut b: Vec<String> =
+            promtool(seer.http, &["instant", "--time", &t, "$URL", q]).lines().map(String::from).collect();
         a.sort();
         b.sort();
         assert_eq!(a, b, "promtool query instant {q}");
@@ -319,7 +325,8 @@ fn api_shapes_errors_and_limits() {
     let ts = format!("{}.{:03}", t / 1000, t % 1000);
 
     // Vector and matrix shapes.
-    let v = get(seer.http, &format!("/api/v1/query?query={}&time={ts}", enc("queue_depth{job=\"db\",instance=\"i1\"}")));
+    let v =
+        get(seer.http, &format!("/api/v1/query?query={}&time={ts}", enc("queue_depth{job=\"db\",instance=\"i1\"}")));
     assert!(v.text().contains(&format!("\"value\":[{ts},\"")), "{}", v.text());
     assert_eq!(v.json()["data"]["resultType"], "vector");
     let m = get_json(seer.http, &format!("/api/v1/query?query={}&time={ts}", enc("queue_depth{instance=\"i1\"}[1m]")));
@@ -338,8 +345,14 @@ fn api_shapes_errors_and_limits() {
 
     // POST form.
     let body = format!("query={}&time={ts}", enc("count(temperature)"));
-    let r = http(seer.http, "POST", "/api/v1/query", &[("Content-Type", "application/x-www-form-urlencoded")], body.as_bytes())
-        .unwrap();
+    let r = http(
+        seer.http,
+        "POST",
+        "/api/v1/query",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        body.as_bytes(),
+    )
+    .unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["data"]["result"][0]["value"][1], "8");
 
@@ -404,7 +417,10 @@ fn over_limit_queries_do_not_block_writes() {
                 let mut n = 0;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let t = (base + 110 * 60_000) / 1000;
-                    let r = get(addr, &format!("/api/v1/query?query={}&time={t}", enc("sum(rate({__name__=~\".+\"}[2h]))")));
+                    let r = get(
+                        addr,
+                        &format!("/api/v1/query?query={}&time={t}", enc("sum(rate({__name__=~\".+\"}[2h]))")),
+                    );
                     assert_eq!(r.status, 422, "{}", r.text());
                     assert!(r.text().contains("too many samples"), "{}", r.text());
                     n += 1;
@@ -430,6 +446,7 @@ fn over_limit_queries_do_not_block_writes() {
     let ran: usize = queriers.into_iter().map(|h| h.join().unwrap()).sum();
     assert!(ran > 0);
     let t = (base + 7_200_000 + 199_000) / 1000;
-    let r = get_json(seer.http, &format!("/api/v1/query?query={}&time={t}", enc("count_over_time(during_queries[5m])")));
+    let r =
+        get_json(seer.http, &format!("/api/v1/query?query={}&time={t}", enc("count_over_time(during_queries[5m])")));
     assert_eq!(r["data"]["result"][0]["value"][1], "200");
 }

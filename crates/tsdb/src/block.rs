@@ -10,7 +10,7 @@ pub(crate) mod writer;
 use crate::chunk::columnar;
 use crate::head::{intersect, subtract, union_sorted};
 use seer_encoding::{ByteReader, DecodeError, crc32};
-use seer_model::{Label, Labels, MatchKind, Matcher, Sample};
+use seer_model::{HistogramSample, Label, Labels, MatchKind, Matcher, Sample};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs::File;
@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub(crate) const MAGIC: &[u8; 7] = b"SEERBLK";
-pub(crate) const VERSION: u8 = 1;
+pub(crate) const VERSION: u8 = 2;
 pub(crate) const FOOTER_LEN: u64 = 16;
 /// Sections in TOC order.
 pub(crate) const SECTIONS: usize = 7;
@@ -144,6 +144,8 @@ pub struct Block {
     label_index: HashMap<u32, Vec<ValueEntry>>,
     pages: Vec<PageInfo>,
     page_cache: Mutex<PageCache>,
+    /// Format version (1: floats only; 2: floats then native histograms per series).
+    version: u8,
 }
 
 struct PageCache {
@@ -165,7 +167,7 @@ impl Block {
         }
         let mut footer = [0u8; FOOTER_LEN as usize];
         file.read_exact_at(&mut footer, size - FOOTER_LEN).map_err(io)?;
-        if &footer[8..15] != MAGIC || footer[15] != VERSION {
+        if &footer[8..15] != MAGIC || !(1..=VERSION).contains(&footer[15]) {
             return Err(corrupt("bad footer magic or version".into()));
         }
         let toc_off = u64::from_be_bytes(footer[..8].try_into().expect("8 bytes"));
@@ -271,6 +273,7 @@ impl Block {
             label_index,
             pages,
             page_cache: Mutex::new(PageCache { pages: Vec::new() }),
+            version: footer[15],
         })
     }
 
@@ -483,13 +486,14 @@ impl Block {
         Ok(p)
     }
 
-    /// Appends the samples of `s` within `[mint, maxt]` to `out`.
-    pub(crate) fn samples(
+    /// Appends the float and native histogram samples of `s` within `[mint, maxt]`.
+    pub(crate) fn read_series(
         &self,
         s: &BlockSeries,
         mint: i64,
         maxt: i64,
         out: &mut Vec<Sample>,
+        hists: &mut Vec<HistogramSample>,
     ) -> Result<(), BlockError> {
         if s.maxt < mint || s.mint > maxt {
             return Ok(());
@@ -498,7 +502,8 @@ impl Block {
         let (a, b) = (s.chunk.off as usize, s.chunk.off as usize + s.chunk.len as usize);
         let bytes = page.get(a..b).ok_or_else(|| self.corrupt("chunk outside its page"))?;
         let start = out.len();
-        columnar::decode(&mut ByteReader::new(bytes), out).map_err(|e| self.corrupt(e.to_string()))?;
+        let mut r = ByteReader::new(bytes);
+        columnar::decode(&mut r, out).map_err(|e| self.corrupt(e.to_string()))?;
         if mint > s.mint || maxt < s.maxt {
             let mut k = start;
             for i in start..out.len() {
@@ -508,6 +513,18 @@ impl Block {
                 }
             }
             out.truncate(k);
+        }
+        if self.version >= 2 {
+            let de = |e: DecodeError| self.corrupt(e.to_string());
+            let n = r.len_prefix(r.remaining()).map_err(de)?;
+            let mut t = 0i64;
+            for _ in 0..n {
+                t = t.wrapping_add(r.varint().map_err(de)?);
+                let h = crate::histcodec::decode(&mut r).map_err(de)?;
+                if t >= mint && t <= maxt {
+                    hists.push(HistogramSample { t, h });
+                }
+            }
         }
         Ok(())
     }

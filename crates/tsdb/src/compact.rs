@@ -5,7 +5,7 @@
 use crate::block::writer::BlockWriter;
 use crate::block::{Block, BlockMeta, BlockSeries, Compaction};
 use crate::error::Error;
-use seer_model::Sample;
+use seer_model::{HistogramSample, Sample};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -52,6 +52,8 @@ pub(crate) fn merge(dir: &Path, blocks: &[Arc<Block>], zstd_level: i32) -> Resul
         blocks.iter().map(|b| Cursor { block: b, next_ordinal: 0, buf: Default::default() }).collect();
     let mut samples: Vec<Sample> = Vec::new();
     let mut part: Vec<Sample> = Vec::new();
+    let mut hists: Vec<HistogramSample> = Vec::new();
+    let mut hpart: Vec<HistogramSample> = Vec::new();
     loop {
         // Smallest label set among the cursors.
         let mut min: Option<seer_model::Labels> = None;
@@ -64,16 +66,19 @@ pub(crate) fn merge(dir: &Path, blocks: &[Arc<Block>], zstd_level: i32) -> Resul
         }
         let Some(labels) = min else { break };
         samples.clear();
+        hists.clear();
         for c in cursors.iter_mut() {
             let take = matches!(c.peek()?, Some(s) if s.labels == labels);
             if take {
                 let s = c.buf.pop_front().expect("peeked");
                 part.clear();
-                c.block.samples(&s, i64::MIN, i64::MAX, &mut part)?;
+                hpart.clear();
+                c.block.read_series(&s, i64::MIN, i64::MAX, &mut part, &mut hpart)?;
                 merge_samples(&mut samples, &part);
+                merge_histograms(&mut hists, std::mem::take(&mut hpart));
             }
         }
-        w.add_series(&labels, &samples)?;
+        w.add_series(&labels, &samples, &hists)?;
     }
     w.finish(range_end)
 }
@@ -99,6 +104,37 @@ pub(crate) fn merge_samples(acc: &mut Vec<Sample>, add: &[Sample]) {
         } else {
             acc.push(add[j]);
             j += 1;
+        }
+    }
+}
+
+/// Merges sorted `add` into sorted `acc`; on equal timestamps `acc` keeps its sample.
+pub(crate) fn merge_histograms(acc: &mut Vec<HistogramSample>, add: Vec<HistogramSample>) {
+    if add.is_empty() {
+        return;
+    }
+    if acc.last().is_none_or(|l| l.t < add[0].t) {
+        acc.extend(add);
+        return;
+    }
+    let old = std::mem::take(acc);
+    let mut a = old.into_iter().peekable();
+    let mut b = add.into_iter().peekable();
+    loop {
+        match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => {
+                if x.t <= y.t {
+                    if x.t == y.t {
+                        b.next();
+                    }
+                    acc.push(a.next().expect("peeked"));
+                } else {
+                    acc.push(b.next().expect("peeked"));
+                }
+            }
+            (Some(_), None) => acc.push(a.next().expect("peeked")),
+            (None, Some(_)) => acc.push(b.next().expect("peeked")),
+            (None, None) => break,
         }
     }
 }

@@ -7,7 +7,7 @@ use crate::block::{Block, Compaction, EXT};
 use crate::error::Error;
 use crate::exemplars::Exemplars;
 use crate::head::{CreateError, Head, MemSeries, PAGE_BITS, PAGE_SIZE, stable_hash_ids};
-use crate::record::{self, Record, RefExemplar, RefSample};
+use crate::record::{self, Record, RefExemplar, RefHistogram, RefSample};
 use seer_model::{Labels, Limits, MetricMetadata, SeriesSamples};
 use seer_wal::{Reader, Wal};
 use std::collections::HashMap;
@@ -115,6 +115,17 @@ impl AppendReport {
         }
         if self.errors.len() < 16 {
             self.errors.push(RejectReason { message: message.to_string(), samples, example: example() });
+        }
+    }
+
+    /// Adds another report's counts and refusals to this one.
+    pub fn merge(&mut self, other: AppendReport) {
+        self.samples_appended += other.samples_appended;
+        self.series_created += other.series_created;
+        self.exemplars_appended += other.exemplars_appended;
+        for r in other.errors {
+            let ex = r.example.clone();
+            self.reject(&r.message, r.samples, || ex);
         }
     }
 
@@ -367,6 +378,70 @@ impl Db {
         Ok(report)
     }
 
+    /// Appends native histogram samples (in order per series; a histogram older than the
+    /// series' newest histogram is refused as out of order). Logged to the WAL before this
+    /// returns, like [`Db::append`].
+    pub fn append_histograms(&self, batch: &[seer_model::SeriesHistograms]) -> Result<AppendReport, Error> {
+        let mut report = AppendReport::default();
+        let mut new_series: Vec<(u32, Labels)> = Vec::new();
+        let mut logged: Vec<RefHistogram> = Vec::new();
+        let limits = &self.opts.limits;
+        let mut head = self.head.write().unwrap_or_else(|e| e.into_inner());
+        for s in batch {
+            let pairs: Vec<(&str, &str)> = s.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+            let example = || s.labels.to_string();
+            if let Err(e) = limits.validate_pairs(&pairs) {
+                report.reject(&e.to_string(), s.histograms.len() as u64, example);
+                continue;
+            }
+            let id = match head.get_or_create_pairs(&pairs, limits.max_series_per_tenant) {
+                Ok((id, created)) => {
+                    if created {
+                        new_series.push((id, s.labels.clone()));
+                        report.series_created += 1;
+                    }
+                    id
+                }
+                Err(CreateError::SeriesLimit(n)) => {
+                    report.reject(
+                        &format!("per-tenant series limit of {n} exceeded"),
+                        s.histograms.len() as u64,
+                        example,
+                    );
+                    continue;
+                }
+                Err(CreateError::IdsExhausted) => {
+                    report.reject("too many series", s.histograms.len() as u64, example);
+                    continue;
+                }
+            };
+            for hs in &s.histograms {
+                match head.append_histogram(id, hs.t, hs.h.clone()) {
+                    Ok(()) => logged.push(RefHistogram { id, t: hs.t, h: hs.h.clone() }),
+                    Err(e) => report.reject(e.message(), 1, example),
+                }
+            }
+        }
+        report.samples_appended = logged.len() as u64;
+        let mut wal = self.wal.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buf = Vec::new();
+        for part in new_series.chunks(10_000) {
+            let defs: Vec<(u32, &Labels)> = part.iter().map(|(id, l)| (*id, l)).collect();
+            buf.clear();
+            record::encode_series(&mut buf, &defs);
+            wal.log(&buf)?;
+        }
+        for part in logged.chunks(5_000) {
+            buf.clear();
+            record::encode_histograms(&mut buf, part);
+            wal.log(&buf)?;
+        }
+        drop(wal);
+        drop(head);
+        self.samples_appended.fetch_add(report.samples_appended, Ordering::Relaxed);
+        Ok(report)
+    }
+
     /// fsyncs the WAL if the interval policy says it is due.
     pub fn sync_wal_if_due(&self) -> Result<(), Error> {
         self.wal.lock().unwrap_or_else(|e| e.into_inner()).sync_if_due()?;
@@ -585,10 +660,12 @@ impl Db {
                 for (id, ranks) in part {
                     out.clear();
                     h.samples(*id, start, end - 1, &mut out);
-                    batch.push((ranks, out.clone()));
+                    let mut hists = Vec::new();
+                    h.histograms(*id, start, end - 1, &mut hists);
+                    batch.push((ranks, out.clone(), hists));
                 }
             }
-            for (ranks, samples) in batch {
+            for (ranks, samples, hists) in batch {
                 let pairs = ranks
                     .chunks_exact(2)
                     .map(|p| seer_model::Label {
@@ -596,7 +673,7 @@ impl Db {
                         value: names[p[1] as usize].clone(),
                     })
                     .collect();
-                w.add_series(&seer_model::Labels::from_sorted(pairs), &samples)?;
+                w.add_series(&seer_model::Labels::from_sorted(pairs), &samples, &hists)?;
             }
         }
         w.finish(end)
@@ -825,6 +902,7 @@ fn replay_wal(
                         n += match &r {
                             Record::Samples(s) | Record::OooSamples(s) => s.len(),
                             Record::SeriesState(s) => s.len() * 64,
+                            Record::Histograms(h) => h.len() * 16,
                             _ => 1,
                         };
                         batch.push(r);
@@ -900,6 +978,19 @@ fn replay_wal(
                         pending.extend(samples.into_iter().map(|s| (s, true)));
                         if pending.len() >= BATCH {
                             apply_samples(head, &mut pending, threads, &mut report);
+                        }
+                    }
+                    Record::Histograms(hs) => {
+                        // Applied in log order relative to floats (the stored hints depend on it).
+                        apply_samples(head, &mut pending, threads, &mut report);
+                        for h in hs {
+                            if h.t < head.min_valid {
+                                continue;
+                            }
+                            // Samples restored from the checkpoint are refused as duplicates.
+                            if head.append_histogram(h.id, h.t, h.h).is_ok() {
+                                report.samples += 1;
+                            }
                         }
                     }
                     Record::Exemplars(ex) => {

@@ -5,6 +5,7 @@
 //! The head is a plain data structure; locking, the WAL and block cutting live in
 //! [`crate::Db`].
 
+mod hseries;
 mod postings;
 mod series;
 mod slab;
@@ -164,6 +165,33 @@ impl Head {
             self.maxt = t;
         }
         Ok(ooo)
+    }
+
+    /// Appends one native histogram sample to series `id` (in order only).
+    pub(crate) fn append_histogram(
+        &mut self,
+        id: u32,
+        t: i64,
+        h: seer_model::FloatHistogram,
+    ) -> Result<(), SampleError> {
+        if t < self.min_valid {
+            return Err(SampleError::OutOfBounds);
+        }
+        let chunk_range = self.chunk_range;
+        let Some(s) = self.series.get_mut(id) else {
+            return Err(SampleError::UnknownSeries);
+        };
+        s.append_histogram(t, h, chunk_range)?;
+        self.mint = self.mint.min(t);
+        self.maxt = self.maxt.max(t);
+        Ok(())
+    }
+
+    /// Histogram samples of series `id` within `[mint, maxt]`.
+    pub(crate) fn histograms(&self, id: u32, mint: i64, maxt: i64, out: &mut Vec<seer_model::HistogramSample>) {
+        if let Some(s) = self.series.get(id) {
+            s.histograms(mint, maxt, out);
+        }
     }
 
     /// Labels of series `id`.

@@ -24,6 +24,7 @@ mod error;
 mod exemplars;
 mod hash;
 mod head;
+mod histcodec;
 mod query;
 mod record;
 mod storage;

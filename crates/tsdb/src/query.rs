@@ -2,7 +2,7 @@
 //! label names and values, exemplars and metadata. Results are sorted by labels and merged
 //! where a series appears in several places.
 
-use crate::compact::merge_samples;
+use crate::compact::{merge_histograms, merge_samples};
 use crate::db::Db;
 use crate::error::Error;
 use crate::exemplars::StoredExemplar;
@@ -16,6 +16,8 @@ pub struct Series {
     pub labels: Labels,
     /// Samples, sorted by time.
     pub samples: Vec<Sample>,
+    /// Native histogram samples, sorted by time.
+    pub histograms: Vec<seer_model::HistogramSample>,
 }
 
 /// Series handled per head read-lock acquisition, so long queries never stall writers.
@@ -38,9 +40,10 @@ impl Db {
                         continue;
                     }
                     let mut samples = Vec::new();
-                    b.samples(&s, mint, maxt, &mut samples)?;
-                    if !samples.is_empty() {
-                        parts.push(Series { labels: s.labels, samples });
+                    let mut histograms = Vec::new();
+                    b.read_series(&s, mint, maxt, &mut samples, &mut histograms)?;
+                    if !samples.is_empty() || !histograms.is_empty() {
+                        parts.push(Series { labels: s.labels, samples, histograms });
                     }
                 }
             }
@@ -52,8 +55,10 @@ impl Db {
                 let Some(s) = h.series.get(id) else { continue };
                 let mut samples = Vec::new();
                 s.samples(mint, maxt, &mut samples);
-                if !samples.is_empty() {
-                    parts.push(Series { labels: h.labels_from_ids(&s.labels), samples });
+                let mut histograms = Vec::new();
+                s.histograms(mint, maxt, &mut histograms);
+                if !samples.is_empty() || !histograms.is_empty() {
+                    parts.push(Series { labels: h.labels_from_ids(&s.labels), samples, histograms });
                 }
             }
         }
@@ -172,7 +177,10 @@ fn merge_series(mut parts: Vec<Series>) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::with_capacity(parts.len());
     for p in parts {
         match out.last_mut() {
-            Some(last) if last.labels == p.labels => merge_samples(&mut last.samples, &p.samples),
+            Some(last) if last.labels == p.labels => {
+                merge_samples(&mut last.samples, &p.samples);
+                merge_histograms(&mut last.histograms, p.histograms);
+            }
             _ => out.push(p),
         }
     }
@@ -264,7 +272,7 @@ impl seer_model::Queryable for Db {
         let series = Db::select(self, matchers, mint, maxt).map_err(|e| seer_model::StorageError(e.to_string()))?;
         Ok(series
             .into_iter()
-            .map(|s| seer_model::SelectedSeries { labels: s.labels, floats: s.samples, histograms: Vec::new() })
+            .map(|s| seer_model::SelectedSeries { labels: s.labels, floats: s.samples, histograms: s.histograms })
             .collect())
     }
 }

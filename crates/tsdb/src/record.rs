@@ -11,6 +11,7 @@ const EXEMPLARS: u8 = 3;
 const METADATA: u8 = 4;
 const OOO_SAMPLES: u8 = 5;
 const SERIES_STATE: u8 = 6;
+const HISTOGRAMS: u8 = 7;
 
 /// A series definition: the id used by later records, and its labels.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +37,14 @@ pub(crate) struct RefExemplar {
     pub labels: Labels,
 }
 
+/// One native histogram sample of a histograms record.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RefHistogram {
+    pub id: u32,
+    pub t: i64,
+    pub h: seer_model::FloatHistogram,
+}
+
 /// A series with its head data, as a checkpoint stores it.
 pub(crate) struct SeriesStateRecord {
     pub id: u32,
@@ -54,6 +63,8 @@ pub(crate) enum Record {
     Metadata(Vec<MetricMetadata>),
     /// Checkpoint: series definitions with their data.
     SeriesState(Vec<SeriesStateRecord>),
+    /// Native histogram samples.
+    Histograms(Vec<RefHistogram>),
 }
 
 fn put_str(dst: &mut Vec<u8>, s: &str) {
@@ -66,6 +77,17 @@ fn put_labels(dst: &mut Vec<u8>, labels: &Labels) {
     for l in labels {
         put_str(dst, &l.name);
         put_str(dst, &l.value);
+    }
+}
+
+/// Appends a native histograms record.
+pub(crate) fn encode_histograms(dst: &mut Vec<u8>, hs: &[RefHistogram]) {
+    dst.push(HISTOGRAMS);
+    put_uvarint(dst, hs.len() as u64);
+    for h in hs {
+        put_uvarint(dst, h.id as u64);
+        put_varint(dst, h.t);
+        crate::histcodec::encode(dst, &h.h);
     }
 }
 
@@ -223,6 +245,16 @@ pub(crate) fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
                 out.push(MetricMetadata { metric_family, kind, help, unit });
             }
             Record::Metadata(out)
+        }
+        HISTOGRAMS => {
+            let mut out = Vec::with_capacity(n.min(1 << 16));
+            for _ in 0..n {
+                let id = read_id(&mut r)?;
+                let t = r.varint()?;
+                let h = crate::histcodec::decode(&mut r)?;
+                out.push(RefHistogram { id, t, h });
+            }
+            Record::Histograms(out)
         }
         k => return Err(DecodeError::Invalid(format!("unknown record type {k}"))),
     })

@@ -414,3 +414,100 @@ fn maintenance_checkpoints_a_long_wal() {
     let got: u64 = db.select(&[m], i64::MIN, i64::MAX).unwrap().iter().map(|s| s.samples.len() as u64).sum();
     assert_eq!(got, written);
 }
+
+fn hist(i: i64) -> seer_model::FloatHistogram {
+    seer_model::FloatHistogram {
+        schema: 1,
+        zero_threshold: 0.001,
+        zero_count: 1.0,
+        count: 4.0 + i as f64,
+        sum: 10.0 + i as f64,
+        positive_spans: vec![seer_model::BucketSpan { offset: 0, length: 2 }],
+        positive_buckets: vec![1.0, 2.0 + i as f64],
+        ..Default::default()
+    }
+}
+
+fn hist_batch(t: i64, n: usize) -> Vec<seer_model::SeriesHistograms> {
+    (0..n)
+        .map(|i| seer_model::SeriesHistograms {
+            labels: labels("latency", i),
+            histograms: vec![seer_model::HistogramSample { t, h: hist(t / MIN) }],
+        })
+        .collect()
+}
+
+fn hist_count(db: &Db) -> usize {
+    let m = Matcher::equal("__name__", "latency");
+    let got = db.select(&[m], i64::MIN, i64::MAX).unwrap();
+    for s in &got {
+        for w in s.histograms.windows(2) {
+            assert!(w[0].t < w[1].t);
+        }
+        for h in &s.histograms {
+            assert_eq!(h.h.count, hist(h.t / MIN).count, "{h:?}");
+        }
+    }
+    got.iter().map(|s| s.histograms.len()).sum()
+}
+
+#[test]
+fn native_histograms_survive_restart_checkpoints_blocks_and_compaction() {
+    let d = tempfile::tempdir().unwrap();
+    let db = Db::open(d.path(), Options::default()).unwrap();
+    let mut n = 0;
+    for k in 0..(5 * 60) {
+        let r = db.append_histograms(&hist_batch(k * MIN, 3)).unwrap();
+        assert_eq!(r.samples_rejected, 0, "{:?}", r.errors);
+        n += r.samples_appended as usize;
+        // Floats in the same series too (a series may hold both).
+        if k % 10 == 5 {
+            db.append(
+                &[SeriesSamples {
+                    labels: labels("latency", 0),
+                    samples: vec![Sample { t: k * MIN + 1, v: 1.0 }],
+                    exemplars: vec![],
+                }],
+                &[],
+            )
+            .unwrap();
+        }
+    }
+    assert_eq!(hist_count(&db), n);
+    // Out of order and duplicates are refused with Prometheus' messages.
+    let r = db.append_histograms(&hist_batch(10 * MIN, 1)).unwrap();
+    assert_eq!(r.errors[0].message, "out of order sample");
+    assert_eq!(r.samples_appended, 0);
+    // Stored hints: the first sample of a run is Unknown, later ones NotCounterReset.
+    let m = Matcher::equal("instance", "host-1");
+    let s = &db.select(&[m], 0, 3 * MIN).unwrap()[0];
+    assert_eq!(s.histograms[0].h.counter_reset_hint, seer_model::CounterResetHint::Unknown);
+    assert_eq!(s.histograms[1].h.counter_reset_hint, seer_model::CounterResetHint::NotCounterReset);
+    // Restart from the WAL.
+    drop(db);
+    let db = Db::open(d.path(), Options::default()).unwrap();
+    assert_eq!(hist_count(&db), n);
+    // Blocks and checkpoint.
+    db.maintain().unwrap();
+    assert!(db.stats().blocks >= 1);
+    assert_eq!(hist_count(&db), n);
+    drop(db);
+    let db = Db::open(d.path(), Options::default()).unwrap();
+    assert_eq!(hist_count(&db), n);
+    db.flush_head().unwrap();
+    assert_eq!(hist_count(&db), n);
+    // Compaction merges histogram runs (the flush sealed everything up to 6 h).
+    let mut t = 6 * 60;
+    while t < 20 * 60 {
+        let r = db.append_histograms(&hist_batch(t * MIN, 3)).unwrap();
+        assert_eq!(r.samples_appended, 3, "{:?}", r.errors);
+        n += 3;
+        t += 1;
+        if t % 60 == 0 {
+            db.maintain().unwrap();
+        }
+    }
+    db.maintain().unwrap();
+    assert!(db.blocks().iter().any(|b| b.meta().compaction.level > 1), "{:?}", db.blocks());
+    assert_eq!(hist_count(&db), n);
+}

@@ -35,6 +35,8 @@ pub struct WriteView<'a> {
     pub rejected: Vec<Rejected>,
     /// Exemplars dropped (over 128 characters of labels, duplicate names).
     pub exemplars_dropped: u64,
+    /// Native histogram samples seen (decoded separately by [`super::decode_histograms`]).
+    pub histograms: u64,
 }
 
 impl WriteView<'_> {
@@ -263,18 +265,13 @@ pub fn decode_view(raw: &[u8]) -> Result<WriteView<'_>, DecodeError> {
                 }
                 let n = (v.samples.len() - sample_start) as u64;
                 if let Err(msg) = normalise(&mut series_labels) {
-                    reject(&mut v.rejected, msg, n + histograms);
+                    // The histogram pass refuses the histograms of this series itself.
+                    reject(&mut v.rejected, msg, n);
                     v.samples.truncate(sample_start);
                     v.exemplars.truncate(ex_start);
                     continue;
                 }
-                if histograms > 0 {
-                    reject(
-                        &mut v.rejected,
-                        "native histogram samples are not supported by this version of Seer".into(),
-                        histograms,
-                    );
-                }
+                v.histograms += histograms;
                 if n == 0 {
                     v.exemplars.truncate(ex_start);
                     continue;

@@ -4,7 +4,7 @@ use super::{BlockMeta, BlockStats, Compaction, EXT, FOOTER_LEN, MAGIC, SECTIONS,
 use crate::chunk::columnar;
 use crate::error::Error;
 use seer_encoding::{crc32, put_uvarint, put_varint};
-use seer_model::{Labels, Sample};
+use seer_model::{HistogramSample, Labels, Sample};
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -86,10 +86,15 @@ impl BlockWriter {
             .map_err(|_| Error::Bug(format!("symbol {s:?} missing from block symbol table")))
     }
 
-    /// Adds a series. Series must come in strictly ascending label order; `samples` must be
-    /// sorted with unique timestamps. Series without samples are skipped.
-    pub(crate) fn add_series(&mut self, labels: &Labels, samples: &[Sample]) -> Result<(), Error> {
-        if samples.is_empty() {
+    /// Adds a series. Series must come in strictly ascending label order; `samples` and
+    /// `hists` must be sorted with unique timestamps. Series without samples are skipped.
+    pub(crate) fn add_series(
+        &mut self,
+        labels: &Labels,
+        samples: &[Sample],
+        hists: &[HistogramSample],
+    ) -> Result<(), Error> {
+        if samples.is_empty() && hists.is_empty() {
             return Ok(());
         }
         if let Some(prev) = &self.last_labels {
@@ -99,6 +104,13 @@ impl BlockWriter {
         }
         self.encode_buf.clear();
         columnar::encode(samples, &mut self.encode_buf);
+        put_uvarint(&mut self.encode_buf, hists.len() as u64);
+        let mut prev_t = 0i64;
+        for h in hists {
+            put_varint(&mut self.encode_buf, h.t.wrapping_sub(prev_t));
+            crate::histcodec::encode(&mut self.encode_buf, &h.h);
+            prev_t = h.t;
+        }
         let chunk_off = self.page.len() as u32;
         self.page.extend_from_slice(&self.encode_buf);
         let chunk_len = self.encode_buf.len() as u32;
@@ -114,8 +126,12 @@ impl BlockWriter {
             put_uvarint(&mut self.series, v as u64);
             self.postings.entry((n, v)).or_default().push(ordinal);
         }
-        let mint = samples[0].t;
-        let maxt = samples[samples.len() - 1].t;
+        let first = |a: Option<i64>, b: Option<i64>| match (a, b) {
+            (Some(x), Some(y)) => x.min(y),
+            (x, y) => x.or(y).unwrap_or(0),
+        };
+        let mint = first(samples.first().map(|s| s.t), hists.first().map(|h| h.t));
+        let maxt = -first(samples.last().map(|s| -s.t), hists.last().map(|h| -h.t));
         put_varint(&mut self.series, mint);
         put_uvarint(&mut self.series, (maxt - mint) as u64);
         put_uvarint(&mut self.series, page_idx as u64);
@@ -123,7 +139,7 @@ impl BlockWriter {
         put_uvarint(&mut self.series, chunk_len as u64);
         self.mint = self.mint.min(mint);
         self.stats.num_series += 1;
-        self.stats.num_samples += samples.len() as u64;
+        self.stats.num_samples += (samples.len() + hists.len()) as u64;
         self.last_labels = Some(labels.clone());
         if self.page.len() >= PAGE_SIZE {
             self.flush_page()?;

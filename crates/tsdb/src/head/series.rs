@@ -1,8 +1,9 @@
 //! One series in the head: closed chunks, the open chunk, and out-of-order samples.
 
+use super::hseries::HistSeries;
 use crate::chunk::xor::{MAX_SAMPLES, XorAppender, XorIter, XorState};
 use seer_encoding::{ByteReader, DecodeError, put_uvarint, put_varint};
-use seer_model::Sample;
+use seer_model::{FloatHistogram, HistogramSample, Sample};
 
 /// Why a sample was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,7 @@ pub(crate) struct SeriesData {
     closed: Vec<ClosedChunk>,
     open: Option<(i64, XorAppender)>,
     ooo: Vec<Sample>,
+    hist: HistSeries,
 }
 
 /// A full chunk, immutable.
@@ -58,6 +60,8 @@ pub(crate) struct MemSeries {
     open_end: i64,
     /// Samples that arrived older than the newest sample, within the window; sorted.
     ooo: Vec<Sample>,
+    /// Native histogram samples, if the series has any.
+    hist: Option<Box<HistSeries>>,
 }
 
 impl MemSeries {
@@ -70,6 +74,7 @@ impl MemSeries {
             open_mint: 0,
             open_end: i64::MIN,
             ooo: Vec::new(),
+            hist: None,
         }
     }
 
@@ -83,6 +88,7 @@ impl MemSeries {
             open_mint: 0,
             open_end: i64::MIN,
             ooo: Vec::new(),
+            hist: None,
         }
     }
 
@@ -103,33 +109,77 @@ impl MemSeries {
     pub(crate) fn min_time(&self) -> Option<i64> {
         let chunk =
             self.closed.first().map(|c| c.mint).or(if self.open.is_empty() { None } else { Some(self.open_mint) });
-        match (chunk, self.ooo.first()) {
+        let floats = match (chunk, self.ooo.first()) {
             (Some(a), Some(b)) => Some(a.min(b.t)),
             (a, b) => a.or(b.map(|s| s.t)),
+        };
+        let hist = self.hist.as_ref().filter(|h| h.len() > 0).map(|h| h.first_t);
+        match (floats, hist) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
     /// Newest sample time held.
     pub(crate) fn max_time(&self) -> Option<i64> {
+        let floats = match (self.last_t(), self.ooo.last()) {
+            (Some(a), Some(b)) => Some(a.max(b.t)),
+            (a, b) => a.or(b.map(|s| s.t)),
+        };
+        let hist = self.hist.as_ref().filter(|h| h.len() > 0).map(|h| h.last_t);
+        match (floats, hist) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Newest float sample time (in order or not).
+    fn last_float_t(&self) -> Option<i64> {
         match (self.last_t(), self.ooo.last()) {
             (Some(a), Some(b)) => Some(a.max(b.t)),
             (a, b) => a.or(b.map(|s| s.t)),
         }
     }
 
+    /// Appends a native histogram sample (in order only).
+    pub(crate) fn append_histogram(&mut self, t: i64, h: FloatHistogram, chunk_range: i64) -> Result<(), SampleError> {
+        let last_float = self.last_float_t();
+        let hs = self.hist.get_or_insert_with(Default::default);
+        let float_between = hs.len() > 0 && last_float.is_some_and(|ft| ft > hs.last_t && ft < t);
+        let r = hs.append(t, h, float_between, chunk_range);
+        if hs.len() == 0 {
+            self.hist = None;
+        }
+        r
+    }
+
+    /// Appends the histogram samples within `[mint, maxt]` to `out`.
+    pub(crate) fn histograms(&self, mint: i64, maxt: i64, out: &mut Vec<HistogramSample>) {
+        if let Some(h) = &self.hist {
+            h.samples(mint, maxt, out);
+        }
+    }
+
+    /// True when the series has histogram samples.
+    pub(crate) fn has_histograms(&self) -> bool {
+        self.hist.as_ref().is_some_and(|h| h.len() > 0)
+    }
+
     /// Samples held (decodes the chunk headers only).
     pub(crate) fn num_samples(&self) -> usize {
         let closed: usize = self.closed.iter().map(|c| u16::from_be_bytes([c.data[0], c.data[1]]) as usize).sum();
-        closed + self.open.len() as usize + self.ooo.len()
+        closed + self.open.len() as usize + self.ooo.len() + self.hist.as_ref().map(|h| h.len()).unwrap_or(0)
     }
 
     /// Number of chunks (closed ones plus the open one, if it has samples).
     pub(crate) fn chunk_count(&self) -> usize {
-        self.closed.len() + usize::from(!self.open.is_empty())
+        self.closed.len()
+            + usize::from(!self.open.is_empty())
+            + self.hist.as_ref().map(|h| h.len().div_ceil(120)).unwrap_or(0)
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.closed.is_empty() && self.open.is_empty() && self.ooo.is_empty()
+        self.closed.is_empty() && self.open.is_empty() && self.ooo.is_empty() && !self.has_histograms()
     }
 
     /// Appends a sample. `Ok(true)` means it went to the out-of-order buffer.
@@ -242,6 +292,12 @@ impl MemSeries {
         if self.ooo.is_empty() && self.ooo.capacity() > 0 {
             self.ooo = Vec::new();
         }
+        if let Some(h) = &mut self.hist {
+            h.truncate(cut);
+            if h.len() == 0 {
+                self.hist = None;
+            }
+        }
     }
 
     /// Appends the series' data (closed chunks, open chunk with its encoder state,
@@ -272,6 +328,10 @@ impl MemSeries {
         for s in &self.ooo {
             put_varint(dst, s.t);
             dst.extend_from_slice(&s.v.to_bits().to_be_bytes());
+        }
+        match &self.hist {
+            Some(h) => h.encode_state(dst),
+            None => put_uvarint(dst, 0),
         }
     }
 
@@ -315,7 +375,8 @@ impl MemSeries {
             let v = f64::from_bits(r.u64_be()?);
             ooo.push(Sample { t, v });
         }
-        Ok(SeriesData { closed, open, ooo })
+        let hist = HistSeries::decode_state(r)?;
+        Ok(SeriesData { closed, open, ooo, hist })
     }
 
     /// Replaces the series' data by restored data, dropping what is older than `min_valid`.
@@ -333,6 +394,9 @@ impl MemSeries {
         ooo.sort_by_key(|s| s.t);
         ooo.dedup_by_key(|s| s.t);
         self.ooo = ooo;
+        let mut hist = d.hist;
+        hist.truncate(min_valid);
+        self.hist = if hist.len() > 0 { Some(Box::new(hist)) } else { None };
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
@@ -341,6 +405,7 @@ impl MemSeries {
             + self.closed.iter().map(|c| c.data.len()).sum::<usize>()
             + self.open.heap_bytes()
             + self.ooo.capacity() * 16
+            + self.hist.as_ref().map(|h| h.heap_bytes() + 96).unwrap_or(0)
     }
 }
 
