@@ -71,7 +71,7 @@ async fn handle(s: &Arc<AppState>, headers: &HeaderMap, body: Bytes) -> Response
             let mut ts = Vec::new();
             if let Some(db) = &db {
                 for series in db.select(&ms, start, end).map_err(|e| e.to_string())? {
-                    total += series.samples.len();
+                    total += series.samples.len() + series.histograms.len();
                     if total > MAX_SAMPLES {
                         return Err(format!("query exceeds the limit of {MAX_SAMPLES} samples per read"));
                     }
@@ -83,7 +83,11 @@ async fn handle(s: &Arc<AppState>, headers: &HeaderMap, body: Bytes) -> Response
                             .collect(),
                         samples: series.samples.iter().map(|x| prompb::Sample { value: x.v, timestamp: x.t }).collect(),
                         exemplars: vec![],
-                        histograms: vec![],
+                        histograms: series
+                            .histograms
+                            .iter()
+                            .map(|h| seer_ingest::remote_write::histogram_to_proto(h.t, &h.h))
+                            .collect(),
                     });
                 }
             }

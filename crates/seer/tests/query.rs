@@ -450,3 +450,80 @@ fn over_limit_queries_do_not_block_writes() {
         get_json(seer.http, &format!("/api/v1/query?query={}&time={t}", enc("count_over_time(during_queries[5m])")));
     assert_eq!(r["data"]["result"][0]["value"][1], "200");
 }
+
+#[test]
+fn native_histograms_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seer = Seer::start(&dir.path().join("seer"), None);
+    let base = (now_s() - 3600) * 1000;
+    // A counter histogram: every minute two more observations in bucket (1,2] and one in (2,4].
+    let hs: Vec<seer_model::HistogramSample> = (0..30)
+        .map(|k| seer_model::HistogramSample {
+            t: base + k * 60_000,
+            h: seer_model::FloatHistogram {
+                schema: 0,
+                count: 3.0 * k as f64,
+                sum: 5.0 * k as f64,
+                positive_spans: vec![seer_model::BucketSpan { offset: 1, length: 2 }],
+                positive_buckets: vec![2.0 * k as f64, k as f64],
+                ..Default::default()
+            },
+        })
+        .collect();
+    let series = seer_model::SeriesHistograms {
+        labels: Labels::from_pairs([("__name__", "rpc_duration_seconds"), ("job", "api")]),
+        histograms: hs,
+    };
+    let body = seer_ingest::remote_write::encode_histograms(&[series]);
+    let r = http(
+        seer.http,
+        "POST",
+        "/api/v1/write",
+        &[("Content-Type", "application/x-protobuf"), ("Content-Encoding", "snappy")],
+        &body,
+    )
+    .unwrap();
+    assert_eq!(r.status, 204, "{}", r.text());
+    let t = (base + 29 * 60_000) / 1000;
+    let q = |e: &str| get_json(seer.http, &format!("/api/v1/query?query={}&time={t}", enc(e)));
+    assert_eq!(q("histogram_count(rpc_duration_seconds)")["data"]["result"][0]["value"][1], "87");
+    assert_eq!(q("histogram_sum(rpc_duration_seconds)")["data"]["result"][0]["value"][1], "145");
+    // Rate: 3 observations per minute.
+    assert_eq!(q("histogram_count(rate(rpc_duration_seconds[5m]))")["data"]["result"][0]["value"][1], "0.05");
+    // 2/3 of the observations are in (1,2]: the median lies there.
+    let med: f64 = q("histogram_quantile(0.5, rpc_duration_seconds)")["data"]["result"][0]["value"][1]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(med > 1.0 && med <= 2.0, "{med}");
+    // The histogram itself in Prometheus' JSON shape.
+    let raw = get(seer.http, &format!("/api/v1/query?query=rpc_duration_seconds&time={t}"));
+    assert!(raw.text().contains("\"histogram\":["), "{}", raw.text());
+    assert!(raw.text().contains("[0,\"1\",\"2\",\"58\"]"), "{}", raw.text());
+
+    // OTLP exponential histogram (JSON) arrives as a native histogram.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let otlp = format!(
+        r#"{{"resourceMetrics":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"checkout"}}}}]}},
+        "scopeMetrics":[{{"metrics":[{{"name":"http.server.duration","unit":"s","exponentialHistogram":{{"aggregationTemporality":2,
+        "dataPoints":[{{"timeUnixNano":"{now}","count":"6","sum":9.5,"scale":0,"zeroCount":"1",
+        "positive":{{"offset":0,"bucketCounts":["2","3"]}}}}]}}}}]}}]}}]}}"#
+    );
+    let r = http(seer.http, "POST", "/v1/metrics", &[("Content-Type", "application/json")], otlp.as_bytes()).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(!r.text().contains("rejected"), "{}", r.text());
+    let t2 = now / 1_000_000_000 + 1;
+    let c = get_json(
+        seer.http,
+        &format!("/api/v1/query?query={}&time={t2}", enc("histogram_count(http_server_duration_seconds)")),
+    );
+    assert_eq!(c["data"]["result"][0]["value"][1], "6", "{c}");
+
+    // Histograms survive a kill -9.
+    seer.kill9();
+    let seer = Seer::start(&dir.path().join("seer"), None);
+    let c =
+        get_json(seer.http, &format!("/api/v1/query?query={}&time={t}", enc("histogram_count(rpc_duration_seconds)")));
+    assert_eq!(c["data"]["result"][0]["value"][1], "87");
+}
