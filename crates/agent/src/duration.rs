@@ -11,48 +11,9 @@ pub struct PromDuration(pub Duration);
 impl PromDuration {
     /// Parses `((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?` or `0`.
     pub fn parse(s: &str) -> Result<PromDuration, String> {
-        if s == "0" {
-            return Ok(PromDuration(Duration::ZERO));
-        }
-        const UNITS: [(&str, u64); 7] = [
-            ("y", 365 * 86_400_000),
-            ("w", 7 * 86_400_000),
-            ("d", 86_400_000),
-            ("h", 3_600_000),
-            ("m", 60_000),
-            ("s", 1000),
-            ("ms", 1),
-        ];
-        let bad = || format!("not a valid duration string: {s:?}");
-        let b = s.as_bytes();
-        let mut i = 0;
-        let mut ms: u64 = 0;
-        let mut next_unit = 0;
-        if b.is_empty() {
-            return Err(bad());
-        }
-        while i < b.len() {
-            let start = i;
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            if i == start {
-                return Err(bad());
-            }
-            let n: u64 = s[start..i].parse().map_err(|_| bad())?;
-            let ustart = i;
-            while i < b.len() && b[i].is_ascii_alphabetic() {
-                i += 1;
-            }
-            let unit = &s[ustart..i];
-            let pos = UNITS.iter().position(|(u, _)| *u == unit).ok_or_else(bad)?;
-            if pos < next_unit {
-                return Err(bad());
-            }
-            next_unit = pos + 1;
-            ms = ms.checked_add(n.checked_mul(UNITS[pos].1).ok_or_else(bad)?).ok_or_else(bad)?;
-        }
-        Ok(PromDuration(Duration::from_millis(ms)))
+        seer_model::parse_duration_ms(s)
+            .map(|ms| PromDuration(Duration::from_millis(ms as u64)))
+            .ok_or_else(|| format!("not a valid duration string: {s:?}"))
     }
 
     /// Milliseconds.
@@ -64,25 +25,7 @@ impl PromDuration {
 impl fmt::Display for PromDuration {
     /// Largest units first, zero units left out (`1m30s`, `0s`), as Prometheus prints.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut ms = self.0.as_millis() as u64;
-        if ms == 0 {
-            return f.write_str("0s");
-        }
-        for (u, n) in [
-            ("y", 365 * 86_400_000u64),
-            ("w", 7 * 86_400_000),
-            ("d", 86_400_000),
-            ("h", 3_600_000),
-            ("m", 60_000),
-            ("s", 1000),
-            ("ms", 1),
-        ] {
-            if ms >= n {
-                write!(f, "{}{u}", ms / n)?;
-                ms %= n;
-            }
-        }
-        Ok(())
+        f.write_str(&seer_model::format_duration_ms(self.0.as_millis() as i64))
     }
 }
 

@@ -76,40 +76,8 @@ pub(crate) fn parse_duration(s: &str) -> Result<i64, String> {
     parse_prom_duration(s).ok_or_else(|| format!("cannot parse {s:?} to a valid duration"))
 }
 
-/// `1y2w3d4h5m6s7ms` to milliseconds.
 fn parse_prom_duration(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.is_empty() {
-        return None;
-    }
-    let mut i = 0;
-    let mut total: i64 = 0;
-    while i < b.len() {
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if start == i {
-            return None;
-        }
-        let n: i64 = s[start..i].parse().ok()?;
-        let u = i;
-        while i < b.len() && b[i].is_ascii_alphabetic() {
-            i += 1;
-        }
-        let mult: i64 = match &s[u..i] {
-            "y" => 31_536_000_000,
-            "w" => 604_800_000,
-            "d" => 86_400_000,
-            "h" => 3_600_000,
-            "m" => 60_000,
-            "s" => 1000,
-            "ms" => 1,
-            _ => return None,
-        };
-        total = total.checked_add(n.checked_mul(mult)?)?;
-    }
-    Some(total)
+    seer_model::parse_duration_ms(s)
 }
 
 fn parse_query_param(p: &Params) -> Result<(String, Expr), ApiError> {

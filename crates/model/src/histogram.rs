@@ -476,7 +476,8 @@ fn from_fields(layout: &FloatHistogram, pos: &[i32], neg: &[i32], vals: &[f64]) 
     out
 }
 
-fn kahan_inc(x: f64, sum: f64, c: f64) -> (f64, f64) {
+/// Kahan–Neumaier summation step: returns the new sum and compensation.
+pub fn kahan_inc(x: f64, sum: f64, c: f64) -> (f64, f64) {
     let t = sum + x;
     let c = if t.is_infinite() {
         0.0

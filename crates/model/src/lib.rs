@@ -9,6 +9,7 @@
 //! duplicates. Every constructor enforces that, so storage and query code can compare and hash
 //! label sets without normalising them again.
 
+mod duration;
 mod gofmt;
 pub mod histogram;
 mod labels;
@@ -18,6 +19,7 @@ mod metric;
 mod query;
 mod tenant;
 
+pub use duration::{DURATION_UNITS, format_duration_ms, parse_duration_ms};
 pub use gofmt::{format_openmetrics_float, go_format_f, go_format_f6, go_format_g};
 pub use histogram::{BucketSpan, CUSTOM_BUCKETS_SCHEMA, CounterResetHint, FloatHistogram};
 pub use labels::{

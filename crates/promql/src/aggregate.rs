@@ -7,18 +7,7 @@ use crate::value::{HPoint, QueryError, Series, exec_err};
 use seer_model::{FloatHistogram, Labels, LabelsBuilder, METRIC_NAME, Sample};
 use std::collections::HashMap;
 
-/// Kahan–Neumaier summation step: returns the new sum and compensation.
-pub(crate) fn kahan_inc(x: f64, sum: f64, c: f64) -> (f64, f64) {
-    let t = sum + x;
-    let c = if t.is_infinite() {
-        0.0
-    } else if sum.abs() >= x.abs() {
-        c + ((sum - t) + x)
-    } else {
-        c + ((x - t) + sum)
-    };
-    (t, c)
-}
+pub(crate) use seer_model::histogram::kahan_inc;
 
 /// The output labels of a group: the `by` labels, or all but the `without` labels and the name.
 pub(crate) fn grouping_labels(l: &Labels, grouping: &[String], without: bool) -> Labels {

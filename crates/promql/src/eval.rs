@@ -542,19 +542,32 @@ impl Ctx<'_> {
     /// An instant vector selector at every step: the newest sample within the lookback
     /// window, unless it is a staleness marker.
     fn eval_vector_selector(&mut self, st: Steps, vs: &VectorSelector) -> Result<Vec<Series>, QueryError> {
-        let off = self.offset_ms(vs.offset.as_ref())?;
-        let at = self.at_ms(vs.at.as_ref());
         if vs.ext != Extension::None {
+            let off = self.offset_ms(vs.offset.as_ref())?;
+            let at = self.at_ms(vs.at.as_ref());
             return crate::extended::eval_extended_instant(self, st, vs, off, at);
         }
+        self.pick_samples(st, vs, false)
+    }
+
+    /// The samples a vector selector picks, for `timestamp()`: the value is the picked
+    /// sample's own time in seconds.
+    pub fn eval_selector_timestamps(&mut self, st: Steps, vs: &VectorSelector) -> Result<Vec<Series>, QueryError> {
+        self.pick_samples(st, vs, true)
+    }
+
+    /// At every step, the newest sample within the lookback window (not a staleness
+    /// marker); its value, or with `timestamps` its time in seconds.
+    fn pick_samples(&mut self, st: Steps, vs: &VectorSelector, timestamps: bool) -> Result<Vec<Series>, QueryError> {
+        let off = self.offset_ms(vs.offset.as_ref())?;
+        let at = self.at_ms(vs.at.as_ref());
         let refs = |ts: i64| at.unwrap_or(ts) - off;
-        let (lo, hi) = (refs(st.start), refs(st.end));
         let lookback = self.lookback;
-        let sel = self.select(&vs.matchers, lo.saturating_sub(lookback) + 1, hi)?;
+        let sel = self.select(&vs.matchers, refs(st.start).saturating_sub(lookback) + 1, refs(st.end))?;
         let mut out = Vec::with_capacity(sel.len());
         for s in sel {
             self.check()?;
-            let mut o = Series::new(s.labels, false);
+            let mut o = Series::new(s.labels, timestamps);
             let (mut fi, mut hi) = (0usize, 0usize);
             for k in 0..st.count() {
                 let ts = st.ts(k);
@@ -570,57 +583,20 @@ impl Ctx<'_> {
                 match (f, h) {
                     (Some(f), h) if h.is_none_or(|h| h.t < f.t) => {
                         if f.t > r - lookback && !seer_model::is_stale_nan(f.v) {
-                            o.floats.push(Sample { t: ts, v: f.v });
+                            let v = if timestamps { f.t as f64 / 1000.0 } else { f.v };
+                            o.floats.push(Sample { t: ts, v });
                         }
                     }
                     (_, Some(h)) => {
                         if h.t > r - lookback && !h.h.is_stale() {
-                            o.hists.push(HPoint { t: ts, h: h.h.clone() });
+                            if timestamps {
+                                o.floats.push(Sample { t: ts, v: h.t as f64 / 1000.0 });
+                            } else {
+                                o.hists.push(HPoint { t: ts, h: h.h.clone() });
+                            }
                         }
                     }
                     _ => {}
-                }
-            }
-            if !o.is_empty() {
-                out.push(o);
-            }
-        }
-        Ok(out)
-    }
-
-    /// The raw samples of a vector selector at every step, for `timestamp()`: the value is
-    /// the sample's own time in seconds.
-    pub fn eval_selector_timestamps(&mut self, st: Steps, vs: &VectorSelector) -> Result<Vec<Series>, QueryError> {
-        let off = self.offset_ms(vs.offset.as_ref())?;
-        let at = self.at_ms(vs.at.as_ref());
-        let refs = |ts: i64| at.unwrap_or(ts) - off;
-        let lookback = self.lookback;
-        let sel = self.select(&vs.matchers, refs(st.start).saturating_sub(lookback) + 1, refs(st.end))?;
-        let mut out = Vec::with_capacity(sel.len());
-        for s in sel {
-            let mut o = Series::new(s.labels, true);
-            let (mut fi, mut hi) = (0usize, 0usize);
-            for k in 0..st.count() {
-                let ts = st.ts(k);
-                let r = refs(ts);
-                while fi < s.floats.len() && s.floats[fi].t <= r {
-                    fi += 1;
-                }
-                while hi < s.histograms.len() && s.histograms[hi].t <= r {
-                    hi += 1;
-                }
-                let f = if fi > 0 { Some(&s.floats[fi - 1]) } else { None };
-                let h = if hi > 0 { Some(&s.histograms[hi - 1]) } else { None };
-                let picked = match (f, h) {
-                    (Some(f), h) if h.is_none_or(|h| h.t < f.t) => Some((f.t, seer_model::is_stale_nan(f.v))),
-                    (_, Some(h)) => Some((h.t, h.h.is_stale())),
-                    _ => None,
-                };
-                if let Some((t, stale)) = picked
-                    && t > r - lookback
-                    && !stale
-                {
-                    o.floats.push(Sample { t: ts, v: t as f64 / 1000.0 });
                 }
             }
             if !o.is_empty() {

@@ -28,34 +28,7 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
         let v: i64 = body.parse().map_err(|_| format!("bad duration {s:?}"))?;
         return Ok(if neg { -v * 1000 } else { v * 1000 });
     }
-    let b = body.as_bytes();
-    let mut i = 0;
-    let mut total: i64 = 0;
-    while i < b.len() {
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if start == i {
-            return Err(format!("bad duration {s:?}"));
-        }
-        let n: i64 = body[start..i].parse().map_err(|_| format!("bad duration {s:?}"))?;
-        let ustart = i;
-        while i < b.len() && b[i].is_ascii_alphabetic() {
-            i += 1;
-        }
-        let mult = match &body[ustart..i] {
-            "y" => 365 * 86_400_000,
-            "w" => 7 * 86_400_000,
-            "d" => 86_400_000,
-            "h" => 3_600_000,
-            "m" => 60_000,
-            "s" => 1000,
-            "ms" => 1,
-            u => return Err(format!("bad duration unit {u:?} in {s:?}")),
-        };
-        total += n * mult;
-    }
+    let total = seer_model::parse_duration_ms(body).ok_or_else(|| format!("bad duration {s:?}"))?;
     Ok(if neg { -total } else { total })
 }
 

@@ -233,16 +233,7 @@ fn char_at(s: &str, i: usize) -> String {
     }
 }
 
-/// Units of a duration, in the order they must appear.
-const UNITS: [(&str, i64); 7] = [
-    ("y", 365 * 86_400_000),
-    ("w", 7 * 86_400_000),
-    ("d", 86_400_000),
-    ("h", 3_600_000),
-    ("m", 60_000),
-    ("s", 1000),
-    ("ms", 1),
-];
+use seer_model::DURATION_UNITS as UNITS;
 
 fn lex_number_or_duration(s: &str, start: usize) -> Result<(Tok, usize), LexError> {
     let b = s.as_bytes();

@@ -4,31 +4,9 @@ use super::ast::*;
 use seer_model::{METRIC_NAME, MatchKind};
 use std::fmt::Write;
 
-/// Formats a duration in milliseconds as Prometheus does (`1h30m`, `5m`, `100ms`, `0s`).
+/// A duration as Prometheus prints it.
 pub fn format_duration_ms(ms: i64) -> String {
-    if ms == 0 {
-        return "0s".into();
-    }
-    let mut out = String::new();
-    let mut rest = ms.unsigned_abs();
-    if ms < 0 {
-        out.push('-');
-    }
-    for (u, n) in [
-        ("y", 365 * 86_400_000u64),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ] {
-        if rest >= n {
-            let _ = write!(out, "{}{u}", rest / n);
-            rest %= n;
-        }
-    }
-    out
+    seer_model::format_duration_ms(ms)
 }
 
 fn go_float(v: f64) -> String {
