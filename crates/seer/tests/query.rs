@@ -527,3 +527,47 @@ fn native_histograms_end_to_end() {
         get_json(seer.http, &format!("/api/v1/query?query={}&time={t}", enc("histogram_count(rpc_duration_seconds)")));
     assert_eq!(c["data"]["result"][0]["value"][1], "87");
 }
+
+/// Every query and status answer matches its schema in Prometheus' OpenAPI description.
+#[test]
+fn answers_match_the_openapi_schemas() {
+    let api = common::openapi::OpenApi::load();
+    let dir = tempfile::tempdir().unwrap();
+    let seer = Seer::start(&dir.path().join("seer"), None);
+    let base = (now_s() - 3 * 3600) * 1000;
+    write_all(seer.http, &dataset(base));
+    let t = (base + 100 * 60_000) / 1000;
+    let (s, e) = (t - 600, t);
+    let checks: Vec<(&str, String)> = vec![
+        ("QueryOutputBody", format!("/api/v1/query?query={}&time={t}", enc("rate(http_requests_total[5m])"))),
+        ("QueryOutputBody", format!("/api/v1/query?query={}&time={t}&stats=all", enc("sum(temperature)"))),
+        ("QueryOutputBody", format!("/api/v1/query?query=1.5&time={t}")),
+        // Not checked: string results. The golden schema wants `[string, string]`, but
+        // Prometheus' own encoder (promql/value.go, String.MarshalJSON) writes the time as a
+        // number, and so does Seer.
+        ("QueryOutputBody", format!("/api/v1/query?query={}&time={t}", enc("temperature[2m]"))),
+        (
+            "QueryRangeOutputBody",
+            format!("/api/v1/query_range?query={}&start={s}&end={e}&step=60", enc("sum by (job) (queue_depth)")),
+        ),
+        ("QueryExemplarsOutputBody", format!("/api/v1/query_exemplars?query=temperature&start={s}&end={e}")),
+        ("FormatQueryOutputBody", format!("/api/v1/format_query?query={}", enc("sum(x)by(y)"))),
+        ("ParseQueryOutputBody", format!("/api/v1/parse_query?query={}", enc("rate(x[5m]) > on(a) group_left b"))),
+        ("LabelsOutputBody", "/api/v1/labels".to_string()),
+        ("LabelValuesOutputBody", "/api/v1/label/job/values".to_string()),
+        ("SeriesOutputBody", format!("/api/v1/series?match[]={}", enc("temperature"))),
+        ("MetadataOutputBody", "/api/v1/metadata".to_string()),
+        ("TargetsOutputBody", "/api/v1/targets".to_string()),
+        ("StatusRuntimeInfoOutputBody", "/api/v1/status/runtimeinfo".to_string()),
+        ("StatusBuildInfoOutputBody", "/api/v1/status/buildinfo".to_string()),
+        ("StatusTSDBOutputBody", "/api/v1/status/tsdb".to_string()),
+    ];
+    let mut problems = Vec::new();
+    for (schema, path) in &checks {
+        let v = get_json(seer.http, path);
+        for p in api.check(schema, &v) {
+            problems.push(format!("{path}: {p}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

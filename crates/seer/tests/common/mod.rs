@@ -322,3 +322,4 @@ pub fn series_set(addr: SocketAddr, matcher: &str) -> std::collections::BTreeSet
         })
         .collect()
 }
+pub mod openapi;
