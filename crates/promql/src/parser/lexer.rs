@@ -237,9 +237,13 @@ use seer_model::DURATION_UNITS as UNITS;
 
 fn lex_number_or_duration(s: &str, start: usize) -> Result<(Tok, usize), LexError> {
     let b = s.as_bytes();
-    let bad = |pos: usize| LexError {
-        pos: start,
-        msg: format!("bad number or duration syntax: {:?}", &s[start..pos.min(s.len())]),
+    let bad = |pos: usize| {
+        // The offending text, extended to a whole character.
+        let mut end = pos.min(s.len());
+        while !s.is_char_boundary(end) {
+            end += 1;
+        }
+        LexError { pos: start, msg: format!("bad number or duration syntax: {:?}", &s[start..end]) }
     };
     // Hexadecimal.
     if b[start] == b'0' && matches!(b.get(start + 1), Some(b'x' | b'X')) {
@@ -406,6 +410,12 @@ mod tests {
 
     fn toks(s: &str) -> Vec<Tok> {
         lex(s).unwrap().into_iter().map(|t| t.tok).collect()
+    }
+
+    #[test]
+    fn bad_number_before_multibyte_char_is_an_error_not_a_panic() {
+        assert!(lex("x{a=~\".\"}.\u{560}info").is_err() || lex(".\u{560}").is_err());
+        assert!(lex(".\u{560}").is_err());
     }
 
     #[test]
