@@ -15,6 +15,22 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     (u + st) / ticks
 }
 
+/// Waits until none of `pids` used more than 3 % of a core for three seconds in a row
+/// (background compaction finished), at most `max`. Returns the seconds waited.
+pub fn wait_idle(pids: &[u32], max: Duration) -> f64 {
+    let started = Instant::now();
+    let mut quiet = 0;
+    let mut last: Vec<f64> = pids.iter().map(|&p| cpu_seconds(p)).collect();
+    while quiet < 3 && started.elapsed() < max {
+        std::thread::sleep(Duration::from_secs(1));
+        let now: Vec<f64> = pids.iter().map(|&p| cpu_seconds(p)).collect();
+        let busy = now.iter().zip(&last).any(|(n, l)| n - l > 0.03);
+        quiet = if busy { 0 } else { quiet + 1 };
+        last = now;
+    }
+    started.elapsed().as_secs_f64()
+}
+
 /// A `/proc/<pid>/status` field in bytes (VmHWM, VmRSS).
 pub fn status_bytes(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

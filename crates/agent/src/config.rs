@@ -333,10 +333,10 @@ pub fn resolve_jobs(global: &GlobalConfig, configs: &[ScrapeConfig], base_dir: &
 }
 
 fn join(base: &Path, p: &mut Option<PathBuf>) {
-    if let Some(x) = p {
-        if x.is_relative() {
-            *x = base.join(&*x);
-        }
+    if let Some(x) = p
+        && x.is_relative()
+    {
+        *x = base.join(&*x);
     }
 }
 
@@ -370,10 +370,11 @@ fn validate(c: &ScrapeConfig) -> Result<(), ConfigError> {
     if c.proxy_url.is_some() {
         return Err(ConfigError(format!("job {:?}: proxy_url is not supported by this version of Seer", c.job_name)));
     }
-    if let Some(b) = &c.basic_auth {
-        if b.password.is_some() && b.password_file.is_some() {
-            return e("at most one of basic_auth password & password_file must be configured");
-        }
+    if let Some(b) = &c.basic_auth
+        && b.password.is_some()
+        && b.password_file.is_some()
+    {
+        return e("at most one of basic_auth password & password_file must be configured");
     }
     if c.bearer_token.is_some() && c.bearer_token_file.is_some() {
         return e("at most one of bearer_token & bearer_token_file must be configured");
@@ -396,13 +397,13 @@ fn validate(c: &ScrapeConfig) -> Result<(), ConfigError> {
             return e("at most one of basic_auth, oauth2 & authorization must be configured");
         }
     }
-    if let Some(p) = &c.fallback_scrape_protocol {
-        if !matches!(
+    if let Some(p) = &c.fallback_scrape_protocol
+        && !matches!(
             p.as_str(),
             "PrometheusText0.0.4" | "PrometheusText1.0.0" | "OpenMetricsText0.0.1" | "OpenMetricsText1.0.0"
-        ) {
-            return Err(ConfigError(format!("unknown fallback_scrape_protocol {p:?}")));
-        }
+        )
+    {
+        return Err(ConfigError(format!("unknown fallback_scrape_protocol {p:?}")));
     }
     for sd in &c.file_sd_configs {
         if sd.files.is_empty() {

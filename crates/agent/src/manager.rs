@@ -161,10 +161,10 @@ impl Manager {
         }
         let existing: Vec<u64> = st.loops.keys().copied().collect();
         for key in existing {
-            if !desired.contains_key(&key) {
-                if let Some(h) = st.loops.remove(&key) {
-                    let _ = h.stop.send(Some(true));
-                }
+            if !desired.contains_key(&key)
+                && let Some(h) = st.loops.remove(&key)
+            {
+                let _ = h.stop.send(Some(true));
             }
         }
         for (key, (target, job, forced)) in desired {

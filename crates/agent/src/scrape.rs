@@ -208,10 +208,10 @@ impl Scraper {
                         .unwrap_or_default();
                     out.push(SeriesSamples { labels, samples: vec![Sample { t, v: s.value }], exemplars });
                 }
-                if failure.is_none() {
-                    if let Some(e) = error {
-                        failure = Some(e.to_string());
-                    }
+                if failure.is_none()
+                    && let Some(e) = error
+                {
+                    failure = Some(e.to_string());
                 }
             }
         }

@@ -66,10 +66,10 @@ pub fn build(job: &Job, groups: &[TargetGroup], rules: &[Rule]) -> (Vec<Target>,
             }
             for (k, vals) in &job.config.params {
                 let name = format!("__param_{k}");
-                if let Some(v) = vals.first() {
-                    if lb.get(&name).is_empty() {
-                        lb.set(name, v.clone());
-                    }
+                if let Some(v) = vals.first()
+                    && lb.get(&name).is_empty()
+                {
+                    lb.set(name, v.clone());
                 }
             }
             let discovered: BTreeMap<String, String> =

@@ -140,6 +140,13 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(format!("query task failed: {e}")))
 }
 
+/// Index lookups (series, label names and values) run on the request's own thread: they
+/// are index reads, and handing them to the blocking pool cost more than the lookup itself.
+/// `block_in_place` lets the runtime move this worker's other tasks elsewhere meanwhile.
+async fn lookup<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    Ok(tokio::task::block_in_place(f))
+}
+
 pub(crate) async fn series(
     State(s): State<Arc<AppState>>,
     RawQuery(q): RawQuery,
@@ -158,7 +165,7 @@ pub(crate) async fn series(
     let sets =
         parse_match_params(&matches).map_err(|e| ApiError::bad_data(format!("invalid parameter \"match[]\": {e}")))?;
     let Some(db) = s.storage()?.existing(&tenant) else { return Ok(success(json!([]), vec![])) };
-    let all = blocking(move || -> Result<Vec<Labels>, String> {
+    let all = lookup(move || -> Result<Vec<Labels>, String> {
         let mut set: BTreeSet<Labels> = BTreeSet::new();
         for m in &sets {
             set.extend(db.series(m, start, end).map_err(|e| e.to_string())?);
@@ -186,7 +193,7 @@ pub(crate) async fn labels(
     let limit = p.limit()?;
     let sets = parse_match_params(&p.all("match[]")).map_err(ApiError::bad_data)?;
     let Some(db) = s.storage()?.existing(&tenant) else { return Ok(success(json!([]), vec![])) };
-    let mut names = blocking(move || -> Result<Vec<String>, String> {
+    let mut names = lookup(move || -> Result<Vec<String>, String> {
         if sets.is_empty() {
             return db.label_names(&[], start, end).map_err(|e| e.to_string());
         }
@@ -252,7 +259,7 @@ pub(crate) async fn label_values(
     let limit = p.limit()?;
     let sets = parse_match_params(&p.all("match[]")).map_err(ApiError::bad_data)?;
     let Some(db) = s.storage()?.existing(&tenant) else { return Ok(success(json!([]), vec![])) };
-    let mut values = blocking(move || -> Result<Vec<String>, String> {
+    let mut values = lookup(move || -> Result<Vec<String>, String> {
         if sets.is_empty() {
             return db.label_values(&name, &[], start, end).map_err(|e| e.to_string());
         }

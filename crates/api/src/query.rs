@@ -336,7 +336,7 @@ pub(crate) fn write_ts(out: &mut String, ms: i64) {
     }
     let a = ms.unsigned_abs();
     let _ = write!(out, "{}", a / 1000);
-    if a % 1000 != 0 {
+    if !a.is_multiple_of(1000) {
         let _ = write!(out, ".{:03}", a % 1000);
     }
 }
@@ -476,7 +476,7 @@ fn write_value(out: &mut String, v: &QueryValue) {
 /// Go's JSON encoding of a float64 (shortest, exponent only for very large/small values).
 fn go_json_float(f: f64) -> String {
     let a = f.abs();
-    if f != 0.0 && (a < 1e-6 || a >= 1e21) {
+    if f != 0.0 && !(1e-6..1e21).contains(&a) {
         let e = format!("{f:e}");
         let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
         let exp: i32 = exp.parse().unwrap_or(0);

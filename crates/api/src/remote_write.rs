@@ -36,25 +36,23 @@ fn check_headers(h: &HeaderMap) -> Result<(), Response> {
             ));
         }
         for p in parts {
-            if let Some(v) = p.strip_prefix("proto=") {
-                if v != "prometheus.WriteRequest" {
-                    return Err(text(
-                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                        format!(
-                            "{v} protobuf message is not accepted by this server; accepted [prometheus.WriteRequest]"
-                        ),
-                    ));
-                }
+            if let Some(v) = p.strip_prefix("proto=")
+                && v != "prometheus.WriteRequest"
+            {
+                return Err(text(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    format!("{v} protobuf message is not accepted by this server; accepted [prometheus.WriteRequest]"),
+                ));
             }
         }
     }
-    if let Some(enc) = h.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).filter(|v| !v.trim().is_empty()) {
-        if !enc.trim().eq_ignore_ascii_case("snappy") {
-            return Err(text(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!("{enc} encoding (compression) is not accepted by this server; only snappy is acceptable"),
-            ));
-        }
+    if let Some(enc) = h.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).filter(|v| !v.trim().is_empty())
+        && !enc.trim().eq_ignore_ascii_case("snappy")
+    {
+        return Err(text(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("{enc} encoding (compression) is not accepted by this server; only snappy is acceptable"),
+        ));
     }
     Ok(())
 }

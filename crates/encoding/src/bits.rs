@@ -60,10 +60,8 @@ impl BitWriter {
             self.free = 8;
         }
         self.free -= 1;
-        if bit {
-            if let Some(last) = self.buf.last_mut() {
-                *last |= 1 << self.free;
-            }
+        if bit && let Some(last) = self.buf.last_mut() {
+            *last |= 1 << self.free;
         }
     }
 
@@ -141,6 +139,19 @@ impl<'a> BitReader<'a> {
         if self.pos + n > self.end {
             return Err(DecodeError::Truncated { offset: self.pos / 8, needed: n.div_ceil(8) });
         }
+        if n == 0 {
+            return Ok(0);
+        }
+        // Fast path: one big-endian word load when the bits lie within eight bytes.
+        let byte = self.pos >> 3;
+        let off = self.pos & 7;
+        if off + n <= 64
+            && let Some(w) = self.buf.get(byte..byte + 8)
+        {
+            let w = u64::from_be_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            self.pos += n;
+            return Ok((w << off) >> (64 - n));
+        }
         let mut v: u64 = 0;
         let mut left = n;
         while left > 0 {
@@ -179,6 +190,30 @@ mod tests {
         assert!(r.read_bit().unwrap());
         assert_eq!(r.remaining(), 0);
         assert!(r.read_bit().is_err());
+    }
+
+    #[test]
+    fn every_width_at_every_offset() {
+        // Exercises the word-load fast path and the byte loop near the end of the buffer.
+        let mut w = BitWriter::new();
+        let mut items = Vec::new();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for i in 0..2000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = (i % 65) as u8;
+            let v = if n == 64 { x } else { x & ((1u64 << n) - 1) };
+            w.write_bits(v, n);
+            items.push((v, n));
+        }
+        let bits = w.bit_len();
+        let (buf, _) = w.into_parts();
+        let mut r = BitReader::with_len(&buf, bits);
+        for &(v, n) in &items {
+            assert_eq!(r.read_bits(n).unwrap(), v, "width {n}");
+        }
+        assert_eq!(r.remaining(), 0);
     }
 
     #[test]

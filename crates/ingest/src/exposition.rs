@@ -293,13 +293,13 @@ impl Parser {
             if name == fam {
                 return *t;
             }
-            if let Some(suffix) = name.strip_prefix(fam.as_str()) {
-                if matches!(
+            if let Some(suffix) = name.strip_prefix(fam.as_str())
+                && matches!(
                     suffix,
                     "_bucket" | "_sum" | "_count" | "_total" | "_created" | "_gcount" | "_gsum" | "_info"
-                ) {
-                    return *t;
-                }
+                )
+            {
+                return *t;
             }
         }
         MetricType::Unknown
@@ -442,10 +442,8 @@ impl Parser {
         for (n, v) in labels.iter_mut() {
             let normalise = (n == "le" && matches!(kind, MetricType::Histogram | MetricType::GaugeHistogram))
                 || (n == "quantile" && kind == MetricType::Summary);
-            if normalise {
-                if let Some(f) = parse_float(v) {
-                    *v = format_openmetrics_float(f);
-                }
+            if normalise && let Some(f) = parse_float(v) {
+                *v = format_openmetrics_float(f);
             }
         }
         Ok(ParsedSample { name, labels, value, timestamp, exemplar })

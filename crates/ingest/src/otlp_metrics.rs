@@ -561,7 +561,7 @@ pub fn metric_name(name: &str, unit: &str, kind: NameKind) -> Result<String, Str
         .map(str::to_string)
         .collect();
     let (mut main, mut per) = unit_parts(unit);
-    if tokens.iter().any(|t| *t == main) {
+    if tokens.contains(&main) {
         main.clear();
     }
     if per == "per_" {
@@ -570,7 +570,7 @@ pub fn metric_name(name: &str, unit: &str, kind: NameKind) -> Result<String, Str
         if per.ends_with('_') {
             per.pop();
         }
-        if tokens.iter().any(|t| *t == per) {
+        if tokens.contains(&per) {
             per.clear();
         }
     }

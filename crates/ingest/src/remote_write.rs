@@ -479,10 +479,10 @@ mod tests {
                     pb_label("z", &format!("{}", x % 5)),
                     pb_label("a", ""),
                 ];
-                if x % 4 == 0 {
+                if x.is_multiple_of(4) {
                     labels.reverse();
                 }
-                if x % 11 == 0 {
+                if x.is_multiple_of(11) {
                     labels.push(pb_label("z", "dup"));
                 }
                 series.push(prompb::TimeSeries {
@@ -490,7 +490,7 @@ mod tests {
                     samples: (0..(x % 3))
                         .map(|k| prompb::Sample { value: (k + i) as f64 / 3.0, timestamp: (k * 1000) as i64 - 5 })
                         .collect(),
-                    exemplars: if x % 5 == 0 {
+                    exemplars: if x.is_multiple_of(5) {
                         vec![prompb::Exemplar { labels: vec![pb_label("trace_id", "t")], value: 1.5, timestamp: 0 }]
                     } else {
                         vec![]

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::hash::Hasher;
+use std::sync::Arc;
 
 /// The label that holds a series' metric name.
 pub const METRIC_NAME: &str = "__name__";
@@ -23,13 +24,15 @@ impl Label {
 }
 
 /// A set of labels, sorted by name, without duplicate names and without empty values.
+/// Immutable and shared: a clone is a reference-count increment, so query evaluation
+/// can pass label sets along without copying strings.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Labels(Vec<Label>);
+pub struct Labels(Arc<[Label]>);
 
 impl Labels {
     /// Returns the empty label set.
     pub fn empty() -> Labels {
-        Labels(Vec::new())
+        Labels(Arc::from(Vec::new()))
     }
 
     /// Builds a label set from pairs: sorts them and drops empty values. When a name
@@ -52,7 +55,7 @@ impl Labels {
             }
         }
         pairs.retain(|l| !l.value.is_empty());
-        Ok(Labels(pairs))
+        Ok(Labels(Arc::from(pairs)))
     }
 
     /// Wraps pairs that the caller guarantees are sorted, unique and non-empty.
@@ -62,7 +65,7 @@ impl Labels {
     pub fn from_sorted(pairs: Vec<Label>) -> Labels {
         debug_assert!(pairs.windows(2).all(|w| w[0].name < w[1].name), "BUG: labels not sorted: {pairs:?}");
         debug_assert!(pairs.iter().all(|l| !l.value.is_empty()), "BUG: empty label value");
-        Labels(pairs)
+        Labels(Arc::from(pairs))
     }
 
     /// Returns the value of `name`, if present.
@@ -72,7 +75,11 @@ impl Labels {
 
     /// Returns the metric name (`__name__`), if present.
     pub fn metric_name(&self) -> Option<&str> {
-        self.get(METRIC_NAME)
+        // `__name__` sorts before every lower-case name, so it is nearly always first.
+        match self.0.first() {
+            Some(l) if l.name == METRIC_NAME => Some(&l.value),
+            _ => self.get(METRIC_NAME),
+        }
     }
 
     /// Number of label pairs.
@@ -97,19 +104,35 @@ impl Labels {
 
     /// Consumes the set, returning its sorted pairs.
     pub fn into_vec(self) -> Vec<Label> {
-        self.0
+        self.0.to_vec()
+    }
+
+    /// A byte string that sorts like the label set: `name\0value\0` per pair. `None` when a
+    /// name or value holds a NUL byte, where the key would not sort like the set.
+    pub fn sort_key(&self) -> Option<Vec<u8>> {
+        let mut k = Vec::with_capacity(self.0.iter().map(|l| l.name.len() + l.value.len() + 2).sum());
+        for l in self.0.iter() {
+            if l.name.as_bytes().contains(&0) || l.value.as_bytes().contains(&0) {
+                return None;
+            }
+            k.extend_from_slice(l.name.as_bytes());
+            k.push(0);
+            k.extend_from_slice(l.value.as_bytes());
+            k.push(0);
+        }
+        Some(k)
     }
 
     /// Returns a builder initialised with these labels.
     pub fn to_builder(&self) -> LabelsBuilder {
-        LabelsBuilder { pairs: self.0.clone() }
+        LabelsBuilder { pairs: self.0.to_vec() }
     }
 
     /// A 64-bit hash of the label set, the same for equal sets in every process. Not
     /// persisted anywhere, so the algorithm may change between versions.
     pub fn stable_hash(&self) -> u64 {
         let mut h = StableHasher::new();
-        for l in &self.0 {
+        for l in self.0.iter() {
             h.write(l.name.as_bytes());
             h.write_u8(0xff);
             h.write(l.value.as_bytes());
@@ -206,7 +229,7 @@ impl LabelsBuilder {
     pub fn build(mut self) -> Labels {
         self.pairs.retain(|l| !l.value.is_empty());
         self.pairs.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        Labels(self.pairs)
+        Labels(Arc::from(self.pairs))
     }
 }
 
@@ -315,5 +338,30 @@ mod tests {
         assert!(!is_valid_legacy_label_name("a:b"));
         assert!(is_valid_legacy_metric_name("a:b"));
         assert!(!is_valid_legacy_metric_name(""));
+    }
+}
+
+#[cfg(test)]
+mod sort_key_tests {
+    use super::*;
+
+    #[test]
+    fn sort_key_orders_like_the_label_sets() {
+        let sets = [
+            Labels::from_pairs([("a", "1")]),
+            Labels::from_pairs([("a", "1"), ("b", "2")]),
+            Labels::from_pairs([("a", "10")]),
+            Labels::from_pairs([("ab", "1")]),
+            Labels::from_pairs([("a", "2")]),
+            Labels::from_pairs([("b", "")]),
+            Labels::from_pairs([("a", "1"), ("c", "0")]),
+            Labels::from_pairs([("a", "1"), ("bb", "0")]),
+        ];
+        for x in &sets {
+            for y in &sets {
+                assert_eq!(x.cmp(y), x.sort_key().unwrap().cmp(&y.sort_key().unwrap()), "{x} vs {y}");
+            }
+        }
+        assert!(Labels::from_pairs([("a", "x\0y")]).sort_key().is_none());
     }
 }

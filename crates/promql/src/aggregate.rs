@@ -155,16 +155,31 @@ pub(crate) fn eval_aggregate(
     let expr_span = expr.span();
 
     // Group of every input series, groups numbered in order of first appearance.
-    let mut keys: HashMap<Labels, u32> = HashMap::new();
+    // The key borrows the kept label pairs; a group's labels are built once, when it is new.
+    let mut keys: HashMap<Vec<(&str, &str)>, u32> = HashMap::new();
     let mut group_labels: Vec<Labels> = Vec::new();
     let mut group_of: Vec<u32> = Vec::with_capacity(input.len());
+    let mut key: Vec<(&str, &str)> = Vec::new();
     for s in &input {
-        let gl = grouping_labels(&s.labels, &grouping, without);
-        let n = keys.len() as u32;
-        let g = *keys.entry(gl.clone()).or_insert_with(|| {
-            group_labels.push(gl);
-            n
-        });
+        key.clear();
+        key.extend(
+            s.labels
+                .iter()
+                .filter(|lb| {
+                    let listed = grouping.iter().any(|g| g == &lb.name);
+                    if without { lb.name != METRIC_NAME && !listed } else { listed }
+                })
+                .map(|lb| (lb.name.as_str(), lb.value.as_str())),
+        );
+        let g = match keys.get(&key) {
+            Some(&g) => g,
+            None => {
+                let g = group_labels.len() as u32;
+                group_labels.push(grouping_labels(&s.labels, &grouping, without));
+                keys.insert(key.clone(), g);
+                g
+            }
+        };
         group_of.push(g);
     }
     let ng = group_labels.len();
@@ -251,12 +266,9 @@ pub(crate) fn eval_aggregate(
                         g.values = vec![f];
                     }
                     AggOp::Group => g.value = 1.0,
-                    AggOp::Min | AggOp::Max => {
-                        if h.is_some() {
-                            g.seen = false;
-                            ctx.annotations
-                                .info(format!("ignored histogram in {} aggregation", op.as_str()), expr_span);
-                        }
+                    AggOp::Min | AggOp::Max if h.is_some() => {
+                        g.seen = false;
+                        ctx.annotations.info(format!("ignored histogram in {} aggregation", op.as_str()), expr_span);
                     }
                     _ => {}
                 }
@@ -489,10 +501,8 @@ fn aggregate_k(
                 g.heap[worst] = (i, f, false);
             }
         }
-        AggOp::Limitk => {
-            if (g.heap.len() as i64) < k {
-                g.heap.push((i, f, false));
-            }
+        AggOp::Limitk if (g.heap.len() as i64) < k => {
+            g.heap.push((i, f, false));
         }
         AggOp::LimitRatio => {
             let off = labels_hash(labels) as f64 / u64::MAX as f64;

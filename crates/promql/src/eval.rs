@@ -323,7 +323,7 @@ impl Ctx<'_> {
     /// Fails when the query ran out of time or was canceled. Cheap enough to call per series.
     pub fn check(&mut self) -> Result<(), QueryError> {
         self.ticks = self.ticks.wrapping_add(1);
-        if self.ticks % 64 != 0 {
+        if !self.ticks.is_multiple_of(64) {
             return Ok(());
         }
         self.check_now()
@@ -440,7 +440,7 @@ impl Ctx<'_> {
         }
         let secs = self.duration_secs(&d.expr, d.span)?;
         let ms = secs * 1000.0;
-        if !(ms.is_finite() && ms < 9.223_372_036_854_776e18 && ms >= -9.223_372_036_854_776e18) {
+        if !(ms.is_finite() && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&ms)) {
             return Err(QueryError::BadData(format!("{}:{}: duration is out of range", d.span.start, d.span.end)));
         }
         let ms = ms as i64;
@@ -581,19 +581,17 @@ impl Ctx<'_> {
                 let f = if fi > 0 { Some(&s.floats[fi - 1]) } else { None };
                 let h = if hi > 0 { Some(&s.histograms[hi - 1]) } else { None };
                 match (f, h) {
-                    (Some(f), h) if h.is_none_or(|h| h.t < f.t) => {
-                        if f.t > r - lookback && !seer_model::is_stale_nan(f.v) {
-                            let v = if timestamps { f.t as f64 / 1000.0 } else { f.v };
-                            o.floats.push(Sample { t: ts, v });
-                        }
+                    (Some(f), h)
+                        if h.is_none_or(|h| h.t < f.t) && f.t > r - lookback && !seer_model::is_stale_nan(f.v) =>
+                    {
+                        let v = if timestamps { f.t as f64 / 1000.0 } else { f.v };
+                        o.floats.push(Sample { t: ts, v });
                     }
-                    (_, Some(h)) => {
-                        if h.t > r - lookback && !h.h.is_stale() {
-                            if timestamps {
-                                o.floats.push(Sample { t: ts, v: h.t as f64 / 1000.0 });
-                            } else {
-                                o.hists.push(HPoint { t: ts, h: h.h.clone() });
-                            }
+                    (_, Some(h)) if h.t > r - lookback && !h.h.is_stale() => {
+                        if timestamps {
+                            o.floats.push(Sample { t: ts, v: h.t as f64 / 1000.0 });
+                        } else {
+                            o.hists.push(HPoint { t: ts, h: h.h.clone() });
                         }
                     }
                     _ => {}

@@ -54,18 +54,18 @@ pub(crate) fn call(
                 return Ok(None);
             }
             let counter = name != "delta";
-            let r = if !w.hists.is_empty() {
+
+            if !w.hists.is_empty() {
                 hist_rate(w, ext, counter, n).map(|mut h| {
                     if name == "rate" {
                         hist::div(&mut h, w.range as f64 / 1000.0);
                     }
-                    Out::H(h)
+                    Out::H(Box::new(h))
                 })
             } else {
                 float_rate(w, ext, counter)
                     .map(|v| Out::F(if name == "rate" { v / (w.range as f64 / 1000.0) } else { v }))
-            };
-            r
+            }
         }
         _ => None,
     })

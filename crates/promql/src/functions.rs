@@ -606,11 +606,7 @@ pub(crate) fn go_min(a: f64, b: f64) -> f64 {
 
 /// Go's float-to-int64 conversion on amd64: out-of-range and NaN give MinInt64.
 fn go_f64_to_i64(v: f64) -> i64 {
-    if v.is_nan() || v >= 9.223_372_036_854_775_807e18 || v < -9.223_372_036_854_775_808e18 {
-        i64::MIN
-    } else {
-        v as i64
-    }
+    if v.is_nan() || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&v) { i64::MIN } else { v as i64 }
 }
 
 /// A calendar field of a Unix time (UTC).

@@ -770,13 +770,12 @@ impl<'a> Parser<'a> {
             }
             Tok::Ident(name) => {
                 let lower = name.to_ascii_lowercase();
-                if let Some(op) = AggOp::from_name(&lower) {
-                    if matches!(self.peek_at(1), Tok::LParen)
+                if let Some(op) = AggOp::from_name(&lower)
+                    && (matches!(self.peek_at(1), Tok::LParen)
                         || is_kw(self.peek_at(1), "by")
-                        || is_kw(self.peek_at(1), "without")
-                    {
-                        return self.aggregate(op);
-                    }
+                        || is_kw(self.peek_at(1), "without"))
+                {
+                    return self.aggregate(op);
                 }
                 if *self.peek_at(1) == Tok::LParen {
                     return self.call(&name);
@@ -894,13 +893,14 @@ impl<'a> Parser<'a> {
                     ));
                 }
             };
-            if label == METRIC_NAME && kind == MatchKind::Equal {
-                if let Some(n) = name.map(str::to_string).or(quoted_name.clone()) {
-                    return Err(self.err(
-                        Span { start: t.start, end: vt.end },
-                        format!("metric name must not be set twice: {n:?} or {value:?}"),
-                    ));
-                }
+            if label == METRIC_NAME
+                && kind == MatchKind::Equal
+                && let Some(n) = name.map(str::to_string).or(quoted_name.clone())
+            {
+                return Err(self.err(
+                    Span { start: t.start, end: vt.end },
+                    format!("metric name must not be set twice: {n:?} or {value:?}"),
+                ));
             }
             let m = Matcher::new(kind, label, value)
                 .map_err(|e| self.err(Span { start: t.start, end: vt.end }, e.to_string()))?;
@@ -940,7 +940,7 @@ impl<'a> Parser<'a> {
         if is_kw(self.peek(), "by") || is_kw(self.peek(), "without") {
             grouping = Some(self.grouping()?);
         }
-        let lp = self.expect(Tok::LParen, &format!(" in aggregation, expected \"(\""))?;
+        let lp = self.expect(Tok::LParen, " in aggregation, expected \"(\"")?;
         let mut args = Vec::new();
         if *self.peek() != Tok::RParen {
             loop {

@@ -26,7 +26,7 @@ pub(crate) struct Window<'a> {
 /// A function result.
 pub(crate) enum Out {
     F(f64),
-    H(FloatHistogram),
+    H(Box<FloatHistogram>),
 }
 
 /// Annotation context of one call.
@@ -95,7 +95,7 @@ pub(crate) fn eval_range_function(
     }
     for s in &m.series {
         ctx.check()?;
-        let metric_name = s.labels.metric_name().unwrap_or("").to_string();
+        let metric_name = s.labels.metric_name().unwrap_or("");
         let mut o = Series::new(s.labels.clone(), s.drop_name || !keep_name);
         let (mut f0, mut f1, mut h0, mut h1) = (0usize, 0usize, 0usize, 0usize);
         let mut produced_float = false;
@@ -131,7 +131,7 @@ pub(crate) fn eval_range_function(
                 range: m.range,
             };
             let first_span = marg_first_span(marg, &m);
-            let mut notes = Notes { ctx, span: m.span, first_arg: first_span, name: &metric_name };
+            let mut notes = Notes { ctx, span: m.span, first_arg: first_span, name: metric_name };
             let r = if m.ext != Extension::None {
                 crate::extended::call(name, m.ext, &w, &mut notes)?
             } else {
@@ -142,7 +142,7 @@ pub(crate) fn eval_range_function(
                     produced_float = true;
                     o.floats.push(Sample { t: ts, v });
                 }
-                Some(Out::H(h)) => o.hists.push(HPoint { t: ts, h }),
+                Some(Out::H(h)) => o.hists.push(HPoint { t: ts, h: *h }),
                 None => {}
             }
         }
@@ -207,15 +207,15 @@ fn call(
         "count_over_time" => Some(Out::F((fl.len() + hs.len()) as f64)),
         "present_over_time" | "absent_over_time" => Some(Out::F(1.0)),
         "last_over_time" => match (fl.last(), hs.last()) {
-            (Some(f), Some(h)) if h.t > f.t => Some(Out::H(h.h.clone())),
+            (Some(f), Some(h)) if h.t > f.t => Some(Out::H(Box::new(h.h.clone()))),
             (Some(f), _) => Some(Out::F(f.v)),
-            (None, Some(h)) => Some(Out::H(h.h.clone())),
+            (None, Some(h)) => Some(Out::H(Box::new(h.h.clone()))),
             _ => None,
         },
         "first_over_time" => match (fl.first(), hs.first()) {
-            (Some(f), Some(h)) if h.t < f.t => Some(Out::H(h.h.clone())),
+            (Some(f), Some(h)) if h.t < f.t => Some(Out::H(Box::new(h.h.clone()))),
             (Some(f), _) => Some(Out::F(f.v)),
-            (None, Some(h)) => Some(Out::H(h.h.clone())),
+            (None, Some(h)) => Some(Out::H(Box::new(h.h.clone()))),
             _ => None,
         },
         "ts_of_first_over_time" => {
@@ -270,7 +270,7 @@ fn call(
                 let all: Vec<FloatHistogram> = hs.iter().map(|p| p.h.clone()).collect();
                 let mut sum = hist::kahan_values(&layout, &all);
                 hist::compact(&mut sum);
-                return Ok(Some(Out::H(sum)));
+                return Ok(Some(Out::H(Box::new(sum))));
             }
             let (mut sum, mut c) = (0.0, 0.0);
             for p in fl {
@@ -288,7 +288,7 @@ fn call(
                 let all: Vec<FloatHistogram> = hs.iter().map(|p| p.h.clone()).collect();
                 let mut mean = hist::mean(&layout, &all);
                 hist::compact(&mut mean);
-                return Ok(Some(Out::H(mean)));
+                return Ok(Some(Out::H(Box::new(mean))));
             }
             Some(Out::F(avg_floats(fl)))
         }
@@ -593,7 +593,7 @@ fn extrapolated_rate(w: &Window<'_>, is_counter: bool, is_rate: bool, n: &mut No
     match result_h {
         Some(mut h) => {
             hist::mul(&mut h, factor);
-            Some(Out::H(h))
+            Some(Out::H(Box::new(h)))
         }
         None => Some(Out::F(result_f * factor)),
     }
@@ -750,7 +750,7 @@ fn instant_value(w: &Window<'_>, is_rate: bool, n: &mut Notes<'_, '_>) -> Option
             if is_rate {
                 hist::div(&mut r, secs);
             }
-            Some(Out::H(r))
+            Some(Out::H(Box::new(r)))
         }
         _ => {
             n.mixed();

@@ -229,17 +229,15 @@ fn calls_any(e: &Expr, names: &[&str]) -> bool {
 /// Pins every selector and subquery without `@` to `t` (not inside subqueries that have one).
 fn pin_at(e: &mut Expr, t: i64) {
     match e {
-        Expr::Selector(vs) | Expr::Matrix { selector: vs, .. } => {
-            if vs.at.is_none() {
+        Expr::Selector(vs) | Expr::Matrix { selector: vs, .. }
+            if vs.at.is_none() => {
                 vs.at = Some(At::Time(t));
             }
-        }
-        Expr::Subquery { at, .. } => {
+        Expr::Subquery { at, .. }
             // Selectors inside a subquery follow the subquery's (now pinned) time.
-            if at.is_none() {
+            if at.is_none() => {
                 *at = Some(At::Time(t));
             }
-        }
         Expr::Paren { expr, .. } | Expr::Unary { expr, .. } => pin_at(expr, t),
         Expr::Binary { lhs, rhs, .. } => {
             pin_at(lhs, t);

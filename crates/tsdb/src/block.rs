@@ -393,10 +393,10 @@ impl Block {
         let mut lists = Vec::new();
         if want && let Some(exact) = m.exact_values() {
             for v in exact {
-                if let Some(sym) = self.lookup_symbol(v) {
-                    if let Ok(i) = vals.binary_search_by(|e| e.value.cmp(&sym)) {
-                        lists.push(self.read_postings(&vals[i])?);
-                    }
+                if let Some(sym) = self.lookup_symbol(v)
+                    && let Ok(i) = vals.binary_search_by(|e| e.value.cmp(&sym))
+                {
+                    lists.push(self.read_postings(&vals[i])?);
                 }
             }
         } else {

@@ -58,10 +58,10 @@ pub(crate) fn merge(dir: &Path, blocks: &[Arc<Block>], zstd_level: i32) -> Resul
         // Smallest label set among the cursors.
         let mut min: Option<seer_model::Labels> = None;
         for c in cursors.iter_mut() {
-            if let Some(s) = c.peek()? {
-                if min.as_ref().is_none_or(|m| s.labels < *m) {
-                    min = Some(s.labels.clone());
-                }
+            if let Some(s) = c.peek()?
+                && min.as_ref().is_none_or(|m| s.labels < *m)
+            {
+                min = Some(s.labels.clone());
             }
         }
         let Some(labels) = min else { break };

@@ -33,10 +33,10 @@ impl Exemplars {
             return false;
         }
         let h = series.stable_hash();
-        if let Some(&t) = self.newest.get(&h) {
-            if e.t <= t {
-                return false;
-            }
+        if let Some(&t) = self.newest.get(&h)
+            && e.t <= t
+        {
+            return false;
         }
         self.newest.insert(h, e.t);
         let item = StoredExemplar { series: series.clone(), exemplar: e.clone() };

@@ -45,7 +45,15 @@ pub(crate) struct Head {
     pub(crate) min_valid: i64,
     /// Block range: head chunks never cross a multiple of it.
     pub(crate) chunk_range: i64,
+    /// Label sets built for queries, by series id. Dashboards ask for the same series again
+    /// and again, and building a label set costs an allocation per name and value (on a heap
+    /// fragmented by ingestion that was most of an instant query's time). At most
+    /// [`LABELS_CACHE_MAX`] entries; an entry goes when its series does (ids are reused).
+    labels_cache: std::sync::Mutex<IntMap<u32, Labels>>,
 }
+
+/// Most label sets kept by the head's query cache (about 0.5 KiB each).
+pub(crate) const LABELS_CACHE_MAX: usize = 65_536;
 
 impl Head {
     pub(crate) fn new(chunk_range: i64) -> Head {
@@ -59,6 +67,7 @@ impl Head {
             maxt: i64::MIN,
             min_valid: i64::MIN,
             chunk_range,
+            labels_cache: std::sync::Mutex::new(IntMap::default()),
         }
     }
 
@@ -200,6 +209,19 @@ impl Head {
         Some(self.labels_from_ids(&s.labels))
     }
 
+    /// Labels of series `id` (whose label ids are `ids`) through the query cache.
+    pub(crate) fn labels_cached(&self, id: u32, ids: &[u32]) -> Labels {
+        let mut c = self.labels_cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = c.get(&id) {
+            return l.clone();
+        }
+        let l = self.labels_from_ids(ids);
+        if c.len() < LABELS_CACHE_MAX {
+            c.insert(id, l.clone());
+        }
+        l
+    }
+
     pub(crate) fn labels_from_ids(&self, ids: &[u32]) -> Labels {
         let pairs = ids
             .chunks_exact(2)
@@ -249,15 +271,10 @@ impl Head {
 
     /// Union of postings of the values of label `name` for which `m.matches(value) == want`.
     fn postings_matching(&self, name: u32, m: &Matcher, want: bool) -> Vec<u32> {
-        if want {
-            if let Some(vals) = m.exact_values() {
-                let lists: Vec<&[u32]> = vals
-                    .iter()
-                    .filter_map(|v| self.symbols.lookup(v))
-                    .filter_map(|v| self.postings.get(name, v))
-                    .collect();
-                return union_sorted(&lists);
-            }
+        if want && let Some(vals) = m.exact_values() {
+            let lists: Vec<&[u32]> =
+                vals.iter().filter_map(|v| self.symbols.lookup(v)).filter_map(|v| self.postings.get(name, v)).collect();
+            return union_sorted(&lists);
         }
         let Some(values) = self.postings.values(name) else {
             return Vec::new();
@@ -303,6 +320,7 @@ impl Head {
     /// [`Postings::remove_ids`]) its postings.
     fn remove_series(&mut self, id: u32) {
         let Some(s) = self.series.remove(id) else { return };
+        self.labels_cache.get_mut().unwrap_or_else(|e| e.into_inner()).remove(&id);
         let hash = stable_hash_ids(&self.symbols, &s.labels);
         if self.by_hash.get(&hash) == Some(&id) {
             self.by_hash.remove(&hash);

@@ -58,7 +58,7 @@ impl Db {
                 let mut histograms = Vec::new();
                 s.histograms(mint, maxt, &mut histograms);
                 if !samples.is_empty() || !histograms.is_empty() {
-                    parts.push(Series { labels: h.labels_from_ids(&s.labels), samples, histograms });
+                    parts.push(Series { labels: h.labels_cached(id, &s.labels), samples, histograms });
                 }
             }
         }
@@ -141,12 +141,12 @@ impl Db {
             }
         }
         let h = self.head.read().unwrap_or_else(|e| e.into_inner());
-        if h.mint <= maxt && h.maxt >= mint {
-            if let Some(n) = h.symbols.lookup(name) {
-                if let Some(vals) = h.postings.values(n) {
-                    set.extend(vals.keys().map(|&v| h.symbols.get(v).to_string()));
-                }
-            }
+        if h.mint <= maxt
+            && h.maxt >= mint
+            && let Some(n) = h.symbols.lookup(name)
+            && let Some(vals) = h.postings.values(n)
+        {
+            set.extend(vals.keys().map(|&v| h.symbols.get(v).to_string()));
         }
         Ok(set.into_iter().collect())
     }
@@ -173,16 +173,43 @@ impl Db {
 /// Sorts parts by labels and merges parts of the same series (earlier parts win on equal
 /// timestamps: blocks come before the head and older blocks before newer).
 fn merge_series(mut parts: Vec<Series>) -> Vec<Series> {
-    parts.sort_by(|a, b| a.labels.cmp(&b.labels));
-    let mut out: Vec<Series> = Vec::with_capacity(parts.len());
-    for p in parts {
-        match out.last_mut() {
-            Some(last) if last.labels == p.labels => {
-                merge_samples(&mut last.samples, &p.samples);
-                merge_histograms(&mut last.histograms, p.histograms);
+    // Parts from one source arrive sorted already; checking is much cheaper than sorting.
+    if !parts.is_sorted_by(|a, b| a.labels <= b.labels) {
+        // One flat key per series makes each comparison a single memcmp instead of one per
+        // label name and value.
+        let keys: Option<Vec<Vec<u8>>> = parts.iter().map(|p| p.labels.sort_key()).collect();
+        match keys {
+            Some(keys) => {
+                let mut order: Vec<(Vec<u8>, Series)> = keys.into_iter().zip(parts).collect();
+                order.sort_by(|a, b| a.0.cmp(&b.0));
+                parts = order.into_iter().map(|(_, s)| s).collect();
             }
-            _ => out.push(p),
+            None => parts.sort_by(|a, b| a.labels.cmp(&b.labels)),
         }
+    }
+    let mut out: Vec<Series> = Vec::with_capacity(parts.len());
+    let mut i = 0;
+    let mut parts: Vec<Option<Series>> = parts.into_iter().map(Some).collect();
+    while i < parts.len() {
+        // A series found in several blocks: size its vector once, not by repeated doubling.
+        let Some(mut first) = parts[i].take() else { break };
+        let mut j = i + 1;
+        let mut total = first.samples.len();
+        while j < parts.len() && parts[j].as_ref().is_some_and(|p| p.labels == first.labels) {
+            total += parts[j].as_ref().map_or(0, |p| p.samples.len());
+            j += 1;
+        }
+        if j > i + 1 {
+            first.samples.reserve_exact(total - first.samples.len());
+        }
+        out.push(first);
+        for p in parts[i + 1..j].iter_mut() {
+            let p = p.take().expect("taken once");
+            let last = out.last_mut().expect("pushed above");
+            merge_samples(&mut last.samples, &p.samples);
+            merge_histograms(&mut last.histograms, p.histograms);
+        }
+        i = j;
     }
     out
 }

@@ -176,10 +176,11 @@ impl Wal {
     /// Under [`FsyncPolicy::Interval`], fsyncs when the interval has passed. The owner calls
     /// this periodically.
     pub fn sync_if_due(&mut self) -> Result<(), Error> {
-        if let FsyncPolicy::Interval(d) = self.opts.fsync {
-            if self.dirty && self.last_sync.elapsed() >= d {
-                self.sync()?;
-            }
+        if let FsyncPolicy::Interval(d) = self.opts.fsync
+            && self.dirty
+            && self.last_sync.elapsed() >= d
+        {
+            self.sync()?;
         }
         Ok(())
     }
@@ -246,10 +247,10 @@ pub fn checkpoint(dir: &Path, upto: u64, records: impl Iterator<Item = Vec<u8>>,
         let name = name.to_string_lossy();
         if let Some(n) = name.strip_prefix("checkpoint.") {
             let is_tmp = n.ends_with(".tmp");
-            if let Ok(n) = n.trim_end_matches(".tmp").parse::<u64>() {
-                if n < upto || (is_tmp && n != upto) {
-                    let _ = fs::remove_file(entry.path());
-                }
+            if let Ok(n) = n.trim_end_matches(".tmp").parse::<u64>()
+                && (n < upto || (is_tmp && n != upto))
+            {
+                let _ = fs::remove_file(entry.path());
             }
         }
     }
@@ -311,7 +312,10 @@ fn dir_size(dir: &Path) -> u64 {
 }
 
 /// Lists the newest complete checkpoint (number, path) and all segment numbers, sorted.
-fn list(dir: &Path) -> Result<(Option<(u64, PathBuf)>, Vec<u64>), Error> {
+/// The newest checkpoint (number, path) and the segment numbers.
+type Listing = (Option<(u64, PathBuf)>, Vec<u64>);
+
+fn list(dir: &Path) -> Result<Listing, Error> {
     let mut checkpoint: Option<(u64, PathBuf)> = None;
     let mut segments = Vec::new();
     for entry in fs::read_dir(dir).map_err(io_err("list", dir))? {
@@ -319,15 +323,15 @@ fn list(dir: &Path) -> Result<(Option<(u64, PathBuf)>, Vec<u64>), Error> {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if let Some(n) = name.strip_prefix("checkpoint.") {
-            if let Ok(n) = n.parse::<u64>() {
-                if checkpoint.as_ref().is_none_or(|(c, _)| n > *c) {
-                    checkpoint = Some((n, entry.path()));
-                }
+            if let Ok(n) = n.parse::<u64>()
+                && checkpoint.as_ref().is_none_or(|(c, _)| n > *c)
+            {
+                checkpoint = Some((n, entry.path()));
             }
-        } else if name.len() == 8 {
-            if let Ok(n) = name.parse::<u64>() {
-                segments.push(n);
-            }
+        } else if name.len() == 8
+            && let Ok(n) = name.parse::<u64>()
+        {
+            segments.push(n);
         }
     }
     segments.sort_unstable();
@@ -418,7 +422,7 @@ impl Reader {
                 let n = read_full(&mut f, &mut hdr).map_err(io_err("read", &path))?;
                 if n < 8 {
                     // A segment created but never written (crash right after creation).
-                    if is_segment && n == 0 || is_segment && MAGIC.starts_with(&hdr[..n.min(7)]) {
+                    if is_segment && (n == 0 || MAGIC.starts_with(&hdr[..n.min(7)])) {
                         self.idx += 1;
                         continue;
                     }

@@ -11,7 +11,11 @@ fn read_all(dir: &Path) -> (Vec<Vec<u8>>, ReplayStats) {
 
 fn rec(i: usize) -> Vec<u8> {
     // Mix compressible and incompressible records.
-    if i % 2 == 0 { vec![(i % 251) as u8; 100 + i] } else { (0..i * 3).map(|k| (k * 7919 % 256) as u8).collect() }
+    if i.is_multiple_of(2) {
+        vec![(i % 251) as u8; 100 + i]
+    } else {
+        (0..i * 3).map(|k| (k * 7919 % 256) as u8).collect()
+    }
 }
 
 #[test]

@@ -157,7 +157,11 @@ fn random_input_never_panics() {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            buf.push(if x % 17 == 0 { (x >> 8) as u8 } else { alphabet[(x % alphabet.len() as u64) as usize] });
+            buf.push(if x.is_multiple_of(17) {
+                (x >> 8) as u8
+            } else {
+                alphabet[(x % alphabet.len() as u64) as usize]
+            });
         }
         let _ = parse(&buf, Format::Text);
         let _ = parse(&buf, Format::OpenMetrics);

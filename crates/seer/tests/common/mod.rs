@@ -66,10 +66,10 @@ pub fn http(
     // A server may answer (413) and close before reading a large body: still read the answer.
     let _ = s.write_all(body);
     let mut buf = Vec::new();
-    if let Err(e) = s.read_to_end(&mut buf) {
-        if buf.is_empty() {
-            return Err(e);
-        }
+    if let Err(e) = s.read_to_end(&mut buf)
+        && buf.is_empty()
+    {
+        return Err(e);
     }
     let end = buf.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| std::io::Error::other("no header end"))?;
     let head = String::from_utf8_lossy(&buf[..end]).to_string();

@@ -56,10 +56,10 @@ impl OpenApi {
                 return;
             }
         }
-        if let Some(e) = s.get("enum").and_then(Value::as_array) {
-            if !e.contains(v) {
-                errs.push(format!("{path}: {v} not in {e:?}"));
-            }
+        if let Some(e) = s.get("enum").and_then(Value::as_array)
+            && !e.contains(v)
+        {
+            errs.push(format!("{path}: {v} not in {e:?}"));
         }
         let ty = s.get("type").and_then(Value::as_str);
         let type_ok = match ty {
@@ -98,15 +98,15 @@ impl OpenApi {
             }
         }
         if let Some(arr) = v.as_array() {
-            if let Some(min) = s.get("minItems").and_then(Value::as_u64) {
-                if (arr.len() as u64) < min {
-                    errs.push(format!("{path}: fewer than {min} items"));
-                }
+            if let Some(min) = s.get("minItems").and_then(Value::as_u64)
+                && (arr.len() as u64) < min
+            {
+                errs.push(format!("{path}: fewer than {min} items"));
             }
-            if let Some(max) = s.get("maxItems").and_then(Value::as_u64) {
-                if (arr.len() as u64) > max {
-                    errs.push(format!("{path}: more than {max} items"));
-                }
+            if let Some(max) = s.get("maxItems").and_then(Value::as_u64)
+                && (arr.len() as u64) > max
+            {
+                errs.push(format!("{path}: more than {max} items"));
             }
             if let Some(items) = s.get("items") {
                 for (i, x) in arr.iter().enumerate() {

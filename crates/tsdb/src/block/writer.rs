@@ -97,10 +97,10 @@ impl BlockWriter {
         if samples.is_empty() && hists.is_empty() {
             return Ok(());
         }
-        if let Some(prev) = &self.last_labels {
-            if prev >= labels {
-                return Err(Error::Bug(format!("series out of order in block writer: {prev} then {labels}")));
-            }
+        if let Some(prev) = &self.last_labels
+            && prev >= labels
+        {
+            return Err(Error::Bug(format!("series out of order in block writer: {prev} then {labels}")));
         }
         self.encode_buf.clear();
         columnar::encode(samples, &mut self.encode_buf);

@@ -268,11 +268,21 @@ impl MemSeries {
             if c.maxt < mint || c.mint > maxt {
                 continue;
             }
-            out.extend(XorIter::new(&c.data).filter(|&(t, _)| t >= mint && t <= maxt).map(|(t, v)| Sample { t, v }));
+            let it = XorIter::new(&c.data);
+            if c.mint >= mint && c.maxt <= maxt {
+                out.extend(it.map(|(t, v)| Sample { t, v }));
+            } else {
+                out.extend(
+                    it.skip_while(|&(t, _)| t < mint).take_while(|&(t, _)| t <= maxt).map(|(t, v)| Sample { t, v }),
+                );
+            }
         }
         if !self.open.is_empty() && self.open_mint <= maxt && self.open.last_t() >= mint {
             out.extend(
-                XorIter::new(self.open.bytes()).filter(|&(t, _)| t >= mint && t <= maxt).map(|(t, v)| Sample { t, v }),
+                XorIter::new(self.open.bytes())
+                    .skip_while(|&(t, _)| t < mint)
+                    .take_while(|&(t, _)| t <= maxt)
+                    .map(|(t, v)| Sample { t, v }),
             );
         }
         let ooo: Vec<Sample> = self.ooo.iter().filter(|s| s.t >= mint && s.t <= maxt).copied().collect();
@@ -383,12 +393,13 @@ impl MemSeries {
     pub(crate) fn restore(&mut self, d: SeriesData, min_valid: i64, chunk_range: i64) {
         self.closed = d.closed.into_iter().filter(|c| c.maxt >= min_valid).collect();
         self.open = XorAppender::empty();
-        if let Some((mint, app)) = d.open {
-            if app.last_t() >= min_valid && self.closed.last().is_none_or(|c| c.maxt < mint) {
-                self.open_mint = mint;
-                self.open_end = chunk_end(mint, chunk_range);
-                self.open = app;
-            }
+        if let Some((mint, app)) = d.open
+            && app.last_t() >= min_valid
+            && self.closed.last().is_none_or(|c| c.maxt < mint)
+        {
+            self.open_mint = mint;
+            self.open_end = chunk_end(mint, chunk_range);
+            self.open = app;
         }
         let mut ooo: Vec<Sample> = d.ooo.into_iter().filter(|s| s.t >= min_valid).collect();
         ooo.sort_by_key(|s| s.t);
