@@ -8,6 +8,7 @@
 //! `seer-agent`), or block the async runtime (storage calls run in `spawn_blocking`).
 
 mod lifecycle;
+mod loki;
 mod otlp;
 mod prometheus;
 mod query;
@@ -17,6 +18,7 @@ pub mod selector;
 mod telemetry;
 pub mod timeparam;
 
+pub use loki::RateLimiter;
 pub use otlp::OtlpMetricsGrpc;
 pub use query::QueryLimits;
 pub use telemetry::Telemetry;
@@ -26,6 +28,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use seer_logstore::LogStorage;
 use seer_model::TenantId;
 use seer_tsdb::Storage;
 use std::path::PathBuf;
@@ -41,11 +44,24 @@ pub struct ApiLimits {
     pub max_decompressed_bytes: usize,
     /// PromQL query limits.
     pub query: QueryLimits,
+    /// Log push limits (Loki's `limits_config`).
+    pub logs: seer_logstore::LogLimits,
+    /// Log ingestion rate per tenant, bytes per second (0 = unlimited).
+    pub log_ingestion_rate: f64,
+    /// Log ingestion burst per tenant, bytes.
+    pub log_ingestion_burst: f64,
 }
 
 impl Default for ApiLimits {
     fn default() -> ApiLimits {
-        ApiLimits { max_request_bytes: 64 << 20, max_decompressed_bytes: 256 << 20, query: QueryLimits::default() }
+        ApiLimits {
+            max_request_bytes: 64 << 20,
+            max_decompressed_bytes: 256 << 20,
+            query: QueryLimits::default(),
+            logs: seer_logstore::LogLimits::default(),
+            log_ingestion_rate: 4.0 * 1048576.0,
+            log_ingestion_burst: 6.0 * 1048576.0,
+        }
     }
 }
 
@@ -55,6 +71,11 @@ pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
 /// Shared state of all handlers.
 pub struct AppState {
     storage: OnceLock<Arc<Storage>>,
+    logs: OnceLock<Arc<LogStorage>>,
+    /// Log push limits.
+    pub(crate) log_limits: seer_logstore::LogLimits,
+    /// Per-tenant log ingestion rate.
+    pub(crate) log_rate: RateLimiter,
     scrape: OnceLock<seer_agent::Manager>,
     /// Size limits.
     pub limits: ApiLimits,
@@ -96,6 +117,9 @@ impl AppState {
         let limits_concurrency = limits.query.max_concurrency.max(1);
         AppState {
             storage: OnceLock::new(),
+            logs: OnceLock::new(),
+            log_limits: limits.logs.clone(),
+            log_rate: RateLimiter::new(limits.log_ingestion_rate, limits.log_ingestion_burst),
             scrape: OnceLock::new(),
             limits,
             reload,
@@ -115,6 +139,15 @@ impl AppState {
     /// Marks the server ready: storage is open.
     pub fn set_storage(&self, s: Arc<Storage>) {
         let _ = self.storage.set(s);
+    }
+
+    /// Attaches the log store (before `set_storage`, which marks the server ready).
+    pub fn set_logs(&self, l: Arc<LogStorage>) {
+        let _ = self.logs.set(l);
+    }
+
+    pub(crate) fn logs(&self) -> Result<&Arc<LogStorage>, NotReady> {
+        self.logs.get().ok_or(NotReady)
     }
 
     /// Attaches the scrape manager (for the targets API).
@@ -161,6 +194,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/-/reload", post(lifecycle::reload).put(lifecycle::reload).get(lifecycle::reload_wrong_method))
         .route("/metrics", get(telemetry::handler))
         .route("/api/v1/write", post(remote_write::handler))
+        .route("/loki/api/v1/push", post(loki::push))
         .route("/api/v1/read", post(remote_read::handler))
         .route("/v1/metrics", post(otlp::http_metrics))
         .route("/api/v1/otlp/v1/metrics", post(otlp::http_metrics))

@@ -11,6 +11,7 @@
 //! so the build needs no `protoc` and the fields Seer relies on are visible in one place.
 
 pub mod exposition;
+pub mod loki_push;
 pub mod otlp_json;
 pub mod otlp_metrics;
 pub mod proto;

@@ -1,5 +1,5 @@
 //! Shared vocabulary of Seer: label sets, matchers, samples, exemplars, metric metadata,
-//! tenant ids and ingest limits.
+//! tenant ids, ingest limits and log streams.
 //!
 //! Owns: the plain data types that the wire decoders (`seer-ingest`) produce and the storage
 //! engines (`seer-tsdb`, ...) consume, so that neither side depends on the other.
@@ -14,6 +14,7 @@ mod gofmt;
 pub mod histogram;
 mod labels;
 mod limits;
+mod logs;
 mod matcher;
 mod metric;
 mod query;
@@ -23,10 +24,11 @@ pub use duration::{DURATION_UNITS, format_duration_ms, parse_duration_ms};
 pub use gofmt::{format_openmetrics_float, go_format_f, go_format_f6, go_format_g};
 pub use histogram::{BucketSpan, CUSTOM_BUCKETS_SCHEMA, CounterResetHint, FloatHistogram};
 pub use labels::{
-    Label, Labels, LabelsBuilder, METRIC_NAME, is_valid_legacy_label_name, is_valid_legacy_metric_name,
-    stable_hash_pairs,
+    Label, Labels, LabelsBuilder, METRIC_NAME, escape as escape_label_value, is_valid_legacy_label_name,
+    is_valid_legacy_metric_name, stable_hash_pairs,
 };
 pub use limits::{Limits, SeriesError, pairs_to_string};
+pub use logs::{LogEntry, LogStream};
 pub use matcher::{MatchKind, Matcher, MatcherError};
 pub use metric::{
     Exemplar, MetricMetadata, MetricType, STALE_NAN_BITS, Sample, SeriesSamples, is_stale_nan, stale_nan,
