@@ -10,6 +10,7 @@
 mod lifecycle;
 mod loki;
 mod otlp;
+mod otlp_logs;
 mod prometheus;
 mod query;
 mod remote_read;
@@ -20,6 +21,7 @@ pub mod timeparam;
 
 pub use loki::RateLimiter;
 pub use otlp::OtlpMetricsGrpc;
+pub use otlp_logs::OtlpLogsGrpc;
 pub use query::QueryLimits;
 pub use telemetry::Telemetry;
 
@@ -195,8 +197,19 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(telemetry::handler))
         .route("/api/v1/write", post(remote_write::handler))
         .route("/loki/api/v1/push", post(loki::push))
+        .route("/loki/api/v1/query", get(loki::query).post(loki::query))
+        .route("/loki/api/v1/query_range", get(loki::query_range).post(loki::query_range))
+        .route("/loki/api/v1/labels", get(loki::labels).post(loki::labels))
+        .route("/loki/api/v1/label/{name}/values", get(loki::label_values).post(loki::label_values))
+        .route("/loki/api/v1/series", get(loki::series).post(loki::series))
+        .route("/loki/api/v1/index/stats", get(loki::index_stats).post(loki::index_stats))
+        .route("/loki/api/v1/detected_labels", get(loki::detected_labels))
+        .route("/loki/api/v1/format_query", get(loki::format_query).post(loki::format_query))
+        .route("/loki/api/v1/status/buildinfo", get(loki::buildinfo))
         .route("/api/v1/read", post(remote_read::handler))
         .route("/v1/metrics", post(otlp::http_metrics))
+        .route("/v1/logs", post(otlp_logs::http_logs))
+        .route("/otlp/v1/logs", post(otlp_logs::http_logs))
         .route("/api/v1/otlp/v1/metrics", post(otlp::http_metrics))
         .route("/api/v1/series", get(prometheus::series).post(prometheus::series))
         .route("/api/v1/labels", get(prometheus::labels).post(prometheus::labels))

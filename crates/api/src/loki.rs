@@ -168,3 +168,575 @@ async fn handle_push(s: &Arc<AppState>, headers: &HeaderMap, body: Bytes) -> Res
     }
     StatusCode::NO_CONTENT.into_response()
 }
+
+// ---------------------------------------------------------------------------------------
+// Query side: /loki/api/v1/{query,query_range,labels,label/<n>/values,series,index/stats,
+// format_query,detected_labels}. Errors are plain text with Loki's status codes.
+
+use crate::prometheus::Params;
+use axum::extract::{Path, RawQuery};
+use seer_logql::engine::{self, Direction, EvalError, QueryParams, QueryResult};
+use seer_model::{Labels, Matcher};
+
+/// Default and largest `limit` of a log query (Loki's `max_entries_limit_per_query`).
+const DEFAULT_LIMIT: usize = 100;
+const MAX_ENTRIES: usize = 5000;
+/// Loki's `max_query_series`.
+const MAX_SERIES: usize = 500;
+
+fn bad(msg: impl Into<String>) -> Response {
+    text(StatusCode::BAD_REQUEST, msg)
+}
+
+fn params(q: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Result<Params, Response> {
+    Params::parse(q, headers, body).map_err(|e| bad(e.msg))
+}
+
+/// A Loki timestamp: RFC 3339, a float (seconds if the integer part is at most 1e10, else
+/// nanoseconds) or an integer (same rule). Returns Unix nanoseconds.
+pub(crate) fn parse_loki_time(v: &str) -> Result<i64, String> {
+    if let Some(ns) = crate::timeparam::parse_rfc3339_ns(v) {
+        return Ok(ns);
+    }
+    if v.contains('.') {
+        let f: f64 = v.parse().map_err(|_| format!("cannot parse {v:?} to a valid timestamp"))?;
+        if !f.is_finite() {
+            return Err("floating point timestamp is NaN or Inf".into());
+        }
+        let int = f.trunc();
+        if int.abs() <= 1e10 {
+            return Ok((int as i64) * 1_000_000_000 + ((f - int) * 1000.0).round() as i64 * 1_000_000);
+        }
+        return Ok(int as i64);
+    }
+    let n: i64 = v.parse().map_err(|_| format!("cannot parse {v:?} to a valid timestamp"))?;
+    Ok(if n.unsigned_abs() <= 10_000_000_000 { n.saturating_mul(1_000_000_000) } else { n })
+}
+
+fn time_param(p: &Params, k: &str, default: i64) -> Result<i64, Response> {
+    match p.get(k) {
+        None => Ok(default),
+        Some(v) => parse_loki_time(v).map_err(|e| bad(format!("could not parse '{k}' parameter: {e}"))),
+    }
+}
+
+/// `start`/`end` with Loki's defaults: end = now, start = end - since (1h).
+fn range_params(p: &Params) -> Result<(i64, i64), Response> {
+    let now = crate::now_ms() * 1_000_000;
+    let end = time_param(p, "end", now)?;
+    let since = match p.get("since") {
+        None => 3_600_000_000_000,
+        Some(v) => seer_model::parse_duration_ms(v)
+            .ok_or_else(|| bad(format!("could not parse 'since' parameter: cannot parse {v:?} to a valid duration")))?
+            .saturating_mul(1_000_000),
+    };
+    let start = time_param(p, "start", end.min(now) - since)?;
+    if end < start {
+        return Err(bad("end timestamp must not be before or equal to start time"));
+    }
+    Ok((start, end))
+}
+
+fn duration_param(v: &str) -> Option<i64> {
+    if let Ok(f) = v.parse::<f64>() {
+        return f.is_finite().then_some((f * 1e9) as i64);
+    }
+    seer_model::parse_duration_ms(v).map(|ms| ms.saturating_mul(1_000_000))
+}
+
+fn deadline(s: &AppState) -> Option<std::time::Instant> {
+    Some(std::time::Instant::now() + s.limits.query.timeout)
+}
+
+fn eval_error(e: EvalError) -> Response {
+    match e {
+        EvalError::Timeout(_) => text(
+            StatusCode::GATEWAY_TIMEOUT,
+            "request timed out, decrease the duration of the request or add more label matchers (prefer exact match \
+             over regex match) to reduce the amount of data processed",
+        ),
+        EvalError::Storage(m) => text(StatusCode::INTERNAL_SERVER_ERROR, m),
+        EvalError::BadData(m) | EvalError::Execution(m) | EvalError::Limit(m) => bad(m),
+    }
+}
+
+fn labels_obj(out: &mut String, l: &Labels) {
+    out.push('{');
+    for (i, p) in l.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_html(out, &p.name);
+        out.push(':');
+        json_html(out, &p.value);
+    }
+    out.push('}');
+}
+
+/// A JSON string with Loki's HTML escaping (`<`, `>`, `&` as `\u003c`, `\u003e`, `\u0026`).
+fn json_html(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Seconds with up to millisecond precision, as a JSON number.
+fn secs(ns: i64) -> String {
+    let ms = ns.div_euclid(1_000_000);
+    if ms % 1000 == 0 {
+        format!("{}", ms / 1000)
+    } else {
+        format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
+    }
+}
+
+fn stats_json(st: &engine::Stats, exec_secs: f64) -> String {
+    let cache = r#"{"entriesFound":0,"entriesRequested":0,"entriesStored":0,"bytesReceived":0,"bytesSent":0,"requests":0,"downloadTime":0,"queryLengthServed":0}"#;
+    let store = format!(
+        r#"{{"totalChunksRef":0,"totalChunksDownloaded":0,"chunksDownloadTime":0,"queryReferencedStructuredMetadata":false,"chunk":{{"headChunkBytes":0,"headChunkLines":0,"decompressedBytes":{b},"decompressedLines":{l},"compressedBytes":0,"totalDuplicates":0,"postFilterLines":{r},"headChunkStructuredMetadataBytes":0,"decompressedStructuredMetadataBytes":0}},"chunkRefsFetchTime":0,"congestionControlLatency":0,"pipelineWrapperFilteredLines":0}}"#,
+        b = st.bytes_scanned,
+        l = st.entries_scanned,
+        r = st.entries_returned
+    );
+    let per = |x: u64| if exec_secs > 0.0 { (x as f64 / exec_secs) as u64 } else { 0 };
+    format!(
+        r#"{{"summary":{{"bytesProcessedPerSecond":{},"linesProcessedPerSecond":{},"totalBytesProcessed":{},"totalLinesProcessed":{},"execTime":{},"queueTime":0,"subqueries":0,"totalEntriesReturned":{},"splits":0,"shards":0,"totalPostFilterLines":{},"totalStructuredMetadataBytesProcessed":0}},"querier":{{"store":{store}}},"ingester":{{"totalReached":0,"totalChunksMatched":0,"totalBatches":0,"totalLinesSent":0,"store":{store}}},"cache":{{"chunk":{cache},"index":{cache},"result":{cache},"statsResult":{cache},"volumeResult":{cache},"seriesResult":{cache},"labelResult":{cache},"instantMetricResult":{cache}}},"index":{{"totalChunks":0,"postFilterChunks":0,"shardsDuration":0,"usedBloomFilters":false}}}}"#,
+        per(st.bytes_scanned),
+        per(st.entries_scanned),
+        st.bytes_scanned,
+        st.entries_scanned,
+        exec_secs,
+        st.entries_returned,
+        st.entries_returned
+    )
+}
+
+fn result_json(r: &QueryResult, at_ns: i64, st: &engine::Stats, exec_secs: f64) -> String {
+    let mut out = String::with_capacity(4096);
+    out.push_str(r#"{"status":"success","data":{"resultType":"#);
+    match r {
+        QueryResult::Streams(streams) => {
+            out.push_str(r#""streams","result":["#);
+            for (i, s) in streams.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(r#"{"stream":"#);
+                labels_obj(&mut out, &s.labels);
+                out.push_str(r#","values":["#);
+                for (j, (ts, line)) in s.entries.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&format!("[\"{ts}\","));
+                    json_html(&mut out, line);
+                    out.push(']');
+                }
+                out.push_str("]}");
+            }
+            out.push(']');
+        }
+        QueryResult::Vector(v) => {
+            out.push_str(r#""vector","result":["#);
+            for (i, (l, x)) in v.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(r#"{"metric":"#);
+                labels_obj(&mut out, l);
+                out.push_str(&format!(",\"value\":[{},\"{}\"]}}", secs(at_ns), seer_model::go_format_f(*x)));
+            }
+            out.push(']');
+        }
+        QueryResult::Matrix(m) => {
+            out.push_str(r#""matrix","result":["#);
+            for (i, s) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(r#"{"metric":"#);
+                labels_obj(&mut out, &s.labels);
+                out.push_str(r#","values":["#);
+                for (j, (t, x)) in s.points.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&format!("[{},\"{}\"]", secs(*t), seer_model::go_format_f(*x)));
+                }
+                out.push_str("]}");
+            }
+            out.push(']');
+        }
+        QueryResult::Scalar(x) => {
+            out.push_str(&format!(r#""scalar","result":[{},"{}"]"#, secs(at_ns), seer_model::go_format_f(*x)));
+        }
+    }
+    out.push_str(r#","stats":"#);
+    out.push_str(&stats_json(st, exec_secs));
+    out.push_str("}}\n");
+    out
+}
+
+fn json_response(body: String) -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=UTF-8")], body).into_response()
+}
+
+async fn run_query(
+    s: &Arc<AppState>,
+    headers: &HeaderMap,
+    query: &str,
+    mut qp: QueryParams,
+    instant: bool,
+) -> Result<Response, Response> {
+    let expr = seer_logql::parse(query).map_err(|e| bad(e.to_string()))?;
+    if instant && matches!(expr, seer_logql::Expr::Log(_)) {
+        return Err(bad(
+            "log queries are not supported as an instant query type, please change your query to a range query type",
+        ));
+    }
+    let tenant = s.tenant(headers).map_err(bad)?;
+    let logs = s.logs().map_err(|e| e.into_response())?.clone();
+    qp.deadline = deadline(s);
+    let at = qp.end_ns;
+    let _slot = s.query_slots.acquire().await.map_err(|_| text(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
+    let started = std::time::Instant::now();
+    let res = tokio::task::spawn_blocking(move || {
+        let empty = EmptyLogs;
+        match logs.get(&tenant) {
+            Some(db) => engine::execute(&*db, &expr, &qp),
+            None => engine::execute(&empty, &expr, &qp),
+        }
+    })
+    .await
+    .map_err(|e| text(StatusCode::INTERNAL_SERVER_ERROR, format!("query task failed: {e}")))?;
+    let (r, st) = res.map_err(eval_error)?;
+    Ok(json_response(result_json(&r, at, &st, started.elapsed().as_secs_f64())))
+}
+
+/// The log source of a tenant without logs.
+struct EmptyLogs;
+
+impl seer_model::LogQueryable for EmptyLogs {
+    fn scan_entries(
+        &self,
+        _: &[Matcher],
+        _: i64,
+        _: i64,
+        _: &mut seer_model::EntryFn<'_>,
+    ) -> Result<(), seer_model::StorageError> {
+        Ok(())
+    }
+}
+
+fn limit_param(p: &Params) -> Result<usize, Response> {
+    match p.get("limit") {
+        None => Ok(DEFAULT_LIMIT),
+        Some(v) => {
+            let n: i64 = v.parse().map_err(|_| bad(format!("strconv.ParseInt: parsing {v:?}: invalid syntax")))?;
+            if n <= 0 {
+                return Err(bad("limit must be a positive value"));
+            }
+            if n as usize > MAX_ENTRIES {
+                return Err(bad(format!(
+                    "max entries limit per query exceeded, limit > max_entries_limit_per_query ({n} > {MAX_ENTRIES})"
+                )));
+            }
+            Ok(n as usize)
+        }
+    }
+}
+
+fn direction_param(p: &Params) -> Result<Direction, Response> {
+    match p.get("direction").map(|d| d.to_ascii_lowercase()) {
+        None => Ok(Direction::Backward),
+        Some(d) if d == "backward" => Ok(Direction::Backward),
+        Some(d) if d == "forward" => Ok(Direction::Forward),
+        Some(d) => Err(bad(format!("invalid direction '{d}'"))),
+    }
+}
+
+pub(crate) async fn query(
+    State(s): State<Arc<AppState>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let r = async {
+        let p = params(q.as_deref(), &headers, &body)?;
+        let query = p.get("query").unwrap_or("").to_string();
+        let now = crate::now_ms() * 1_000_000;
+        let t = time_param(&p, "time", now)?;
+        let qp = QueryParams {
+            start_ns: t,
+            end_ns: t,
+            step_ns: 0,
+            interval_ns: 0,
+            limit: limit_param(&p)?,
+            direction: direction_param(&p)?,
+            deadline: None,
+            max_series: MAX_SERIES,
+        };
+        run_query(&s, &headers, &query, qp, true).await
+    }
+    .await;
+    let resp = r.unwrap_or_else(|e| e);
+    s.telemetry.request("loki_query", resp.status().as_u16());
+    resp
+}
+
+pub(crate) async fn query_range(
+    State(s): State<Arc<AppState>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let r = async {
+        let p = params(q.as_deref(), &headers, &body)?;
+        let query = p.get("query").unwrap_or("").to_string();
+        let (start, end) = range_params(&p)?;
+        let step = match p.get("step") {
+            None => ((end - start) / 1_000_000_000 / 250).max(1) * 1_000_000_000,
+            Some(v) => duration_param(v).ok_or_else(|| bad(format!("cannot parse {v:?} to a valid duration")))?,
+        };
+        if step <= 0 {
+            return Err(bad("zero or negative query resolution step widths are not accepted. Try a positive integer"));
+        }
+        if (end - start) / step > 11_000 {
+            return Err(bad(
+                "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step \
+                 parameter",
+            ));
+        }
+        let interval = match p.get("interval") {
+            None => 0,
+            Some(v) => {
+                let i = duration_param(v).ok_or_else(|| bad(format!("cannot parse {v:?} to a valid duration")))?;
+                if i < 0 {
+                    return Err(bad("interval must be >= 0"));
+                }
+                i
+            }
+        };
+        let qp = QueryParams {
+            start_ns: start,
+            end_ns: end,
+            step_ns: step,
+            interval_ns: interval,
+            limit: limit_param(&p)?,
+            direction: direction_param(&p)?,
+            deadline: None,
+            max_series: MAX_SERIES,
+        };
+        run_query(&s, &headers, &query, qp, false).await
+    }
+    .await;
+    let resp = r.unwrap_or_else(|e| e);
+    s.telemetry.request("loki_query_range", resp.status().as_u16());
+    resp
+}
+
+/// Matchers of an optional selector parameter (`query` or `match[]`).
+fn selector(q: &str) -> Result<Vec<Matcher>, Response> {
+    match seer_logql::parse(q).map_err(|e| bad(e.to_string()))? {
+        seer_logql::Expr::Log(l) => Ok(l.matchers),
+        seer_logql::Expr::Metric(_) => Err(bad(format!("only a stream selector is allowed here, got {q:?}"))),
+    }
+}
+
+/// The streams of a request: tenant, time range and an optional selector.
+async fn streams_of(
+    s: &Arc<AppState>,
+    headers: &HeaderMap,
+    p: &Params,
+    selectors: Vec<Vec<Matcher>>,
+) -> Result<Vec<seer_logstore::StreamInfo>, Response> {
+    let tenant = s.tenant(headers).map_err(bad)?;
+    let (start, end) = range_params(p)?;
+    let logs = s.logs().map_err(|e| e.into_response())?.clone();
+    let Some(db) = logs.get(&tenant) else { return Ok(Vec::new()) };
+    tokio::task::spawn_blocking(move || {
+        let sets = if selectors.is_empty() { vec![Vec::new()] } else { selectors };
+        let mut all: std::collections::BTreeMap<Labels, seer_logstore::StreamInfo> = Default::default();
+        for m in &sets {
+            for st in db.streams(m, start, end) {
+                all.entry(st.labels.clone()).or_insert(st);
+            }
+        }
+        all.into_values().collect()
+    })
+    .await
+    .map_err(|e| text(StatusCode::INTERNAL_SERVER_ERROR, format!("task failed: {e}")))
+}
+
+fn string_list(items: &[String]) -> Response {
+    if items.is_empty() {
+        return json_response("{\"status\":\"success\"}\n".into());
+    }
+    let mut out = String::from("{\"status\":\"success\",\"data\":[");
+    for (i, v) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_html(&mut out, v);
+    }
+    out.push_str("]}\n");
+    json_response(out)
+}
+
+pub(crate) async fn labels(
+    State(s): State<Arc<AppState>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let r = async {
+        let p = params(q.as_deref(), &headers, &body)?;
+        let sel = match p.get("query") {
+            Some(q) => vec![selector(q)?],
+            None => vec![],
+        };
+        let streams = streams_of(&s, &headers, &p, sel).await?;
+        let names: std::collections::BTreeSet<String> =
+            streams.iter().flat_map(|st| st.labels.iter().map(|l| l.name.clone())).collect();
+        Ok::<_, Response>(string_list(&names.into_iter().collect::<Vec<_>>()))
+    }
+    .await;
+    r.unwrap_or_else(|e| e)
+}
+
+pub(crate) async fn label_values(
+    State(s): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let r = async {
+        let p = params(q.as_deref(), &headers, &body)?;
+        let sel = match p.get("query") {
+            Some(q) => vec![selector(q)?],
+            None => vec![],
+        };
+        let streams = streams_of(&s, &headers, &p, sel).await?;
+        let values: std::collections::BTreeSet<String> =
+            streams.iter().filter_map(|st| st.labels.get(&name).map(str::to_string)).collect();
+        Ok::<_, Response>(string_list(&values.into_iter().collect::<Vec<_>>()))
+    }
+    .await;
+    r.unwrap_or_else(|e| e)
+}
+
+pub(crate) async fn series(
+    State(s): State<Arc<AppState>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let r = async {
+        let p = params(q.as_deref(), &headers, &body)?;
+        let mut sel = Vec::new();
+        for m in p.all("match[]").iter().chain(p.all("match").iter()) {
+            sel.push(selector(m)?);
+        }
+        let streams = streams_of(&s, &headers, &p, sel).await?;
+        let mut out = String::from("{\"status\":\"success\",\"data\":[");
+        for (i, st) in streams.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            labels_obj(&mut out, &st.labels);
+        }
+        out.push_str("]}\n");
+        Ok::<_, Response>(json_response(out))
+    }
+    .await;
+    r.unwrap_or_else(|e| e)
+}
+
+pub(crate) async fn index_stats(
+    State(s): State<Arc<AppState>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let r = async {
+        let p = params(q.as_deref(), &headers, &body)?;
+        let sel = vec![selector(p.get("query").unwrap_or(""))?];
+        let streams = streams_of(&s, &headers, &p, sel).await?;
+        let (chunks, bytes, entries) =
+            streams.iter().fold((0u64, 0u64, 0u64), |a, st| (a.0 + st.chunks, a.1 + st.bytes, a.2 + st.entries));
+        Ok::<_, Response>(json_response(format!(
+            "{{\"streams\":{},\"chunks\":{chunks},\"bytes\":{bytes},\"entries\":{entries}}}\n",
+            streams.len()
+        )))
+    }
+    .await;
+    r.unwrap_or_else(|e| e)
+}
+
+pub(crate) async fn detected_labels(
+    State(s): State<Arc<AppState>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let r = async {
+        let p = params(q.as_deref(), &headers, &body)?;
+        let sel = match p.get("query") {
+            Some(q) => vec![selector(q)?],
+            None => vec![],
+        };
+        let streams = streams_of(&s, &headers, &p, sel).await?;
+        let mut card: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+        for st in &streams {
+            for l in st.labels.iter() {
+                card.entry(l.name.clone()).or_default().insert(l.value.clone());
+            }
+        }
+        let mut out = String::from("{\"detectedLabels\":[");
+        for (i, (name, vals)) in card.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"label\":");
+            json_html(&mut out, name);
+            out.push_str(&format!(",\"cardinality\":{}}}", vals.len()));
+        }
+        out.push_str("]}\n");
+        Ok::<_, Response>(json_response(out))
+    }
+    .await;
+    r.unwrap_or_else(|e| e)
+}
+
+pub(crate) async fn format_query(RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+    let r = (|| {
+        let p = params(q.as_deref(), &headers, &body)?;
+        let expr = seer_logql::parse(p.get("query").unwrap_or("")).map_err(|e| bad(e.to_string()))?;
+        let mut out = String::from("{\"status\":\"success\",\"data\":");
+        json_html(&mut out, &expr.to_string());
+        out.push_str("}\n");
+        Ok::<_, Response>(json_response(out))
+    })();
+    r.unwrap_or_else(|e| e)
+}
+
+pub(crate) async fn buildinfo() -> Response {
+    json_response(format!(
+        "{{\"version\":\"{}\",\"revision\":\"\",\"branch\":\"main\",\"buildDate\":\"\",\"buildUser\":\"\",\"goVersion\":\"\"}}\n",
+        env!("CARGO_PKG_VERSION")
+    ))
+}

@@ -37,7 +37,7 @@ pub(crate) enum Encoding {
 }
 
 /// An OTLP/HTTP response in the request's encoding.
-fn respond(enc: Encoding, status: StatusCode, grpc_code: i32, message: String) -> Response {
+pub(crate) fn respond(enc: Encoding, status: StatusCode, grpc_code: i32, message: String) -> Response {
     match enc {
         Encoding::Protobuf => (
             status,

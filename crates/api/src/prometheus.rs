@@ -18,7 +18,7 @@ use std::sync::Arc;
 pub(crate) struct ApiError {
     status: StatusCode,
     kind: &'static str,
-    msg: String,
+    pub(crate) msg: String,
 }
 
 impl ApiError {

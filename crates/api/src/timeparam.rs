@@ -29,6 +29,11 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` to ms since the epoch.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    parse_rfc3339_ns(s).map(|ns| ns.div_euclid(1_000_000))
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` to ns since the epoch.
+pub fn parse_rfc3339_ns(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
         return None;
@@ -45,7 +50,7 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         return None;
     }
     let mut i = 19;
-    let mut frac_ms = 0i64;
+    let mut frac_ns = 0i64;
     if b[i] == b'.' {
         let start = i + 1;
         i += 1;
@@ -60,8 +65,7 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         while padded.len() < 9 {
             padded.push('0');
         }
-        let ns: i64 = padded.parse().ok()?;
-        frac_ms = ns / 1_000_000;
+        frac_ns = padded.parse().ok()?;
     }
     let offset_min = match s.get(i..)? {
         "Z" => 0,
@@ -75,7 +79,7 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     };
     let days = days_from_civil(y, mo, d);
     let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60;
-    Some(secs * 1000 + frac_ms)
+    secs.checked_mul(1_000_000_000)?.checked_add(frac_ns)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).

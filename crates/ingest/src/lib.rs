@@ -13,6 +13,7 @@
 pub mod exposition;
 pub mod loki_push;
 pub mod otlp_json;
+pub mod otlp_logs;
 pub mod otlp_metrics;
 pub mod proto;
 pub mod remote_write;

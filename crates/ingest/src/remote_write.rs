@@ -232,7 +232,8 @@ pub fn validate_histogram(h: &mut FloatHistogram) -> Result<(), String> {
     let spanned = |s: &[BucketSpan]| s.iter().map(|x| x.length as usize).sum::<usize>();
     if h.uses_custom_buckets() {
         for w in h.custom_values.windows(2) {
-            if !(w[0] < w[1]) {
+            // Also refuses NaN bounds, which compare neither way.
+            if w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less) {
                 return Err(format!(
                     "custom buckets: previous bound is {:.6} and current is {:.6}: histogram custom bounds must be in strictly increasing order",
                     w[0], w[1]

@@ -4,8 +4,8 @@
 //!
 //! Owns: LogQL syntax, AST, printing, and the semantics of line/label pipeline stages
 //! (including the Go text/template subset used by `line_format` / `label_format`).
-//! Must not: do I/O, know storage or HTTP, or evaluate metric queries over time (that is the
-//! query engine's job; it drives [`Pipeline`] per log entry).
+//! The query evaluator ([`engine::execute`]) runs queries over the `LogQueryable` storage seam.
+//! Must not: do I/O itself, or know HTTP.
 //!
 //! Key decision: parsing is split in two. [`parse_syntax`] checks only the grammar;
 //! [`parse`] also applies Loki's semantic checks (selectors need a matcher that cannot match
@@ -13,6 +13,7 @@
 //! that bad regexes and templates are parse errors, as in Loki.
 
 pub mod ast;
+pub mod engine;
 mod json;
 mod lexer;
 mod logfmt;
@@ -24,6 +25,7 @@ mod template;
 mod units;
 
 pub use ast::{Expr, LogExpr, MetricExpr, Stage};
+pub use engine::{Direction, EvalError, QueryParams, QueryResult, SeriesResult, Stats, StreamResult, execute};
 pub use parser::{MAX_DEPTH, MAX_QUERY_LEN, parse, parse_syntax, validate};
 pub use pipeline::{
     ERR_JSON, ERR_LABEL_FILTER, ERR_LOGFMT, ERR_SAMPLE, ERR_TEMPLATE, ERROR_DETAILS_LABEL, ERROR_LABEL, Pipeline,

@@ -675,6 +675,26 @@ fn merge_sorted(batches: &[Arc<Batch>]) -> Batch {
     out
 }
 
+impl seer_model::LogQueryable for LogDb {
+    fn scan_entries(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        f: &mut seer_model::EntryFn<'_>,
+    ) -> Result<(), seer_model::StorageError> {
+        self.scan(matchers, start, end, &mut |l, b, r| {
+            for i in r {
+                if !f(l, b.ts[i], b.line(i), &b.metadata[i]) {
+                    return false;
+                }
+            }
+            true
+        })
+        .map_err(|e| seer_model::StorageError(e.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

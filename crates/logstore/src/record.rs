@@ -6,13 +6,16 @@ use seer_model::{Label, Labels};
 const STREAMS: u8 = 1;
 const ENTRIES: u8 = 2;
 
+/// Entries of one stream in a record: time, line, structured metadata.
+pub(crate) type StreamEntries = Vec<(i64, String, Vec<Label>)>;
+
 /// A decoded WAL record.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Record {
     /// New streams: WAL id and labels.
     Streams(Vec<(u64, Labels)>),
     /// Entries per stream id.
-    Entries(Vec<(u64, Vec<(i64, String, Vec<Label>)>)>),
+    Entries(Vec<(u64, StreamEntries)>),
 }
 
 fn put_str(dst: &mut Vec<u8>, s: &str) {

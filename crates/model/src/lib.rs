@@ -28,7 +28,7 @@ pub use labels::{
     is_valid_legacy_metric_name, stable_hash_pairs,
 };
 pub use limits::{Limits, SeriesError, pairs_to_string};
-pub use logs::{LogEntry, LogStream};
+pub use logs::{EntryFn, LogEntry, LogQueryable, LogStream};
 pub use matcher::{MatchKind, Matcher, MatcherError};
 pub use metric::{
     Exemplar, MetricMetadata, MetricType, STALE_NAN_BITS, Sample, SeriesSamples, is_stale_nan, stale_nan,

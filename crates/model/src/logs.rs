@@ -28,3 +28,22 @@ pub struct LogStream {
     /// Entries in the order they were sent.
     pub entries: Vec<LogEntry>,
 }
+
+/// The per-entry callback of [`LogQueryable::scan_entries`]: stream labels, time (Unix ns),
+/// line, structured metadata; returns false to stop the scan.
+pub type EntryFn<'a> = dyn FnMut(&Labels, i64, &str, &[Label]) -> bool + 'a;
+
+/// Read access to logs for query engines (implemented by the log store).
+pub trait LogQueryable: Sync {
+    /// Calls `f(stream labels, ts, line, structured metadata)` for every entry with
+    /// `start <= ts < end` (Unix ns) of the streams matching all `matchers`. Streams come one
+    /// after another in label order; within a stream entries are NOT guaranteed to be in time
+    /// order (the store hands out its batches as they are). `f` returns false to stop.
+    fn scan_entries(
+        &self,
+        matchers: &[crate::Matcher],
+        start: i64,
+        end: i64,
+        f: &mut EntryFn<'_>,
+    ) -> Result<(), crate::StorageError>;
+}

@@ -930,7 +930,7 @@ impl<'a> Parser<'a> {
     fn grouping(&mut self) -> Result<(bool, Vec<String>), ParseError> {
         let without = is_kw(self.peek(), "without");
         self.bump();
-        let labels = self.label_list(if without { "grouping opts" } else { "grouping opts" })?;
+        let labels = self.label_list("grouping opts")?;
         Ok((without, labels))
     }
 

@@ -83,9 +83,7 @@ fn derive_hints(s: &mut SelectedSeries) {
                     true
                 } else if stale {
                     false
-                } else if is_gauge != gauge_chunk {
-                    true
-                } else if prev_stale {
+                } else if is_gauge != gauge_chunk || prev_stale {
                     true
                 } else if gauge_chunk {
                     p.schema != h.schema || p.zero_threshold != h.zero_threshold || p.custom_values != h.custom_values

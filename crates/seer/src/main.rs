@@ -176,6 +176,7 @@ fn serve(flags: Flags) -> Result<()> {
         let grpc = tokio::spawn(
             tonic::transport::Server::builder()
                 .add_service(OtlpMetricsGrpc::new(state.clone()))
+                .add_service(seer_api::OtlpLogsGrpc::new(state.clone()))
                 .serve_with_incoming_shutdown(tokio_stream_listener(grpc_listener), async move {
                     let _ = srx.wait_for(|v| *v).await;
                 }),
