@@ -9,8 +9,18 @@ fn quote(s: &str) -> String {
     format!("\"{}\"", escape(s))
 }
 
+/// A number as LogQL source. LogQL has no NaN or infinity literals, but folding constant
+/// operands can produce them (`0/0`): print forms that parse back to the same value.
 fn number(v: f64) -> String {
-    seer_model::go_format_g(v)
+    if v.is_nan() {
+        "(0/0)".into()
+    } else if v == f64::INFINITY {
+        "1e999".into()
+    } else if v == f64::NEG_INFINITY {
+        "-1e999".into()
+    } else {
+        seer_model::go_format_g(v)
+    }
 }
 
 fn matcher(m: &Matcher) -> String {

@@ -128,3 +128,12 @@ fn mutations_never_panic() {
     }
     println!("logql mutation test: {tried} variants");
 }
+
+#[test]
+fn folded_constants_print_as_parseable_text() {
+    for q in ["2/0/0", "0/0", "1e999", "-1e999 + 1", "sum(rate({a=\"b\"}[1m])) * (0/0)"] {
+        let e = seer_logql::parse(q).unwrap();
+        let printed = e.to_string();
+        assert!(seer_logql::parse(&printed).is_ok(), "{q} -> {printed}");
+    }
+}
