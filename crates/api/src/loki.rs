@@ -260,39 +260,6 @@ fn eval_error(e: EvalError) -> Response {
     }
 }
 
-fn labels_obj(out: &mut String, l: &Labels) {
-    out.push('{');
-    for (i, p) in l.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        json_html(out, &p.name);
-        out.push(':');
-        json_html(out, &p.value);
-    }
-    out.push('}');
-}
-
-/// A JSON string with Loki's HTML escaping (`<`, `>`, `&` as `\u003c`, `\u003e`, `\u0026`).
-fn json_html(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 /// Seconds with up to millisecond precision, as a JSON number.
 fn secs(ns: i64) -> String {
     let ms = ns.div_euclid(1_000_000);
@@ -335,14 +302,14 @@ fn result_json(r: &QueryResult, at_ns: i64, st: &engine::Stats, exec_secs: f64) 
                     out.push(',');
                 }
                 out.push_str(r#"{"stream":"#);
-                labels_obj(&mut out, &s.labels);
+                crate::query::write_labels(&mut out, &s.labels);
                 out.push_str(r#","values":["#);
                 for (j, (ts, line)) in s.entries.iter().enumerate() {
                     if j > 0 {
                         out.push(',');
                     }
                     out.push_str(&format!("[\"{ts}\","));
-                    json_html(&mut out, line);
+                    crate::query::json_str(&mut out, line);
                     out.push(']');
                 }
                 out.push_str("]}");
@@ -356,7 +323,7 @@ fn result_json(r: &QueryResult, at_ns: i64, st: &engine::Stats, exec_secs: f64) 
                     out.push(',');
                 }
                 out.push_str(r#"{"metric":"#);
-                labels_obj(&mut out, l);
+                crate::query::write_labels(&mut out, l);
                 out.push_str(&format!(",\"value\":[{},\"{}\"]}}", secs(at_ns), seer_model::go_format_f(*x)));
             }
             out.push(']');
@@ -368,7 +335,7 @@ fn result_json(r: &QueryResult, at_ns: i64, st: &engine::Stats, exec_secs: f64) 
                     out.push(',');
                 }
                 out.push_str(r#"{"metric":"#);
-                labels_obj(&mut out, &s.labels);
+                crate::query::write_labels(&mut out, &s.labels);
                 out.push_str(r#","values":["#);
                 for (j, (t, x)) in s.points.iter().enumerate() {
                     if j > 0 {
@@ -556,6 +523,14 @@ fn selector(q: &str) -> Result<Vec<Matcher>, Response> {
     }
 }
 
+/// The optional `query` selector of the labels endpoints.
+fn optional_selector(p: &Params) -> Result<Vec<Vec<Matcher>>, Response> {
+    match p.get("query") {
+        Some(q) => Ok(vec![selector(q)?]),
+        None => Ok(vec![]),
+    }
+}
+
 /// The streams of a request: tenant, time range and an optional selector.
 async fn streams_of(
     s: &Arc<AppState>,
@@ -590,7 +565,7 @@ fn string_list(items: &[String]) -> Response {
         if i > 0 {
             out.push(',');
         }
-        json_html(&mut out, v);
+        crate::query::json_str(&mut out, v);
     }
     out.push_str("]}\n");
     json_response(out)
@@ -604,10 +579,7 @@ pub(crate) async fn labels(
 ) -> Response {
     let r = async {
         let p = params(q.as_deref(), &headers, &body)?;
-        let sel = match p.get("query") {
-            Some(q) => vec![selector(q)?],
-            None => vec![],
-        };
+        let sel = optional_selector(&p)?;
         let streams = streams_of(&s, &headers, &p, sel).await?;
         let names: std::collections::BTreeSet<String> =
             streams.iter().flat_map(|st| st.labels.iter().map(|l| l.name.clone())).collect();
@@ -626,10 +598,7 @@ pub(crate) async fn label_values(
 ) -> Response {
     let r = async {
         let p = params(q.as_deref(), &headers, &body)?;
-        let sel = match p.get("query") {
-            Some(q) => vec![selector(q)?],
-            None => vec![],
-        };
+        let sel = optional_selector(&p)?;
         let streams = streams_of(&s, &headers, &p, sel).await?;
         let values: std::collections::BTreeSet<String> =
             streams.iter().filter_map(|st| st.labels.get(&name).map(str::to_string)).collect();
@@ -657,7 +626,7 @@ pub(crate) async fn series(
             if i > 0 {
                 out.push(',');
             }
-            labels_obj(&mut out, &st.labels);
+            crate::query::write_labels(&mut out, &st.labels);
         }
         out.push_str("]}\n");
         Ok::<_, Response>(json_response(out))
@@ -695,10 +664,7 @@ pub(crate) async fn detected_labels(
 ) -> Response {
     let r = async {
         let p = params(q.as_deref(), &headers, &body)?;
-        let sel = match p.get("query") {
-            Some(q) => vec![selector(q)?],
-            None => vec![],
-        };
+        let sel = optional_selector(&p)?;
         let streams = streams_of(&s, &headers, &p, sel).await?;
         let mut card: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
         for st in &streams {
@@ -712,7 +678,7 @@ pub(crate) async fn detected_labels(
                 out.push(',');
             }
             out.push_str("{\"label\":");
-            json_html(&mut out, name);
+            crate::query::json_str(&mut out, name);
             out.push_str(&format!(",\"cardinality\":{}}}", vals.len()));
         }
         out.push_str("]}\n");
@@ -727,7 +693,7 @@ pub(crate) async fn format_query(RawQuery(q): RawQuery, headers: HeaderMap, body
         let p = params(q.as_deref(), &headers, &body)?;
         let expr = seer_logql::parse(p.get("query").unwrap_or("")).map_err(|e| bad(e.to_string()))?;
         let mut out = String::from("{\"status\":\"success\",\"data\":");
-        json_html(&mut out, &expr.to_string());
+        crate::query::json_str(&mut out, &expr.to_string());
         out.push_str("}\n");
         Ok::<_, Response>(json_response(out))
     })();

@@ -245,23 +245,64 @@ impl OtlpMetricsGrpc {
 }
 
 /// gRPC plumbing written out by hand (what `tonic-build` would generate), so the build
-/// needs no `protoc`.
-mod grpc {
+/// needs no `protoc`. Shared by the OTLP metrics and logs services.
+pub(crate) mod grpc {
     use super::*;
+    use std::future::Future;
     use tonic::codegen::{Body, BoxFuture, Context, Poll, Service, StdError, http};
 
     /// Fully qualified service name.
     pub const METRICS_SERVICE: &str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
     const MAX_MESSAGE: usize = 64 << 20;
 
-    struct ExportSvc(Arc<AppState>);
+    /// A unary gRPC method as a function of the request.
+    struct FnSvc<F>(F);
 
-    impl tonic::server::UnaryService<ExportMetricsServiceRequest> for ExportSvc {
-        type Response = ExportMetricsServiceResponse;
-        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
-        fn call(&mut self, request: tonic::Request<ExportMetricsServiceRequest>) -> Self::Future {
-            let state = self.0.clone();
-            Box::pin(OtlpMetricsGrpc::export(state, request))
+    impl<Req, Resp, F, Fut> tonic::server::UnaryService<Req> for FnSvc<F>
+    where
+        F: FnMut(tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>> + Send + 'static,
+    {
+        type Response = Resp;
+        type Future = BoxFuture<tonic::Response<Resp>, tonic::Status>;
+        fn call(&mut self, request: tonic::Request<Req>) -> Self::Future {
+            Box::pin((self.0)(request))
+        }
+    }
+
+    /// Serves `req` with `export` when its path is `path` (gzip accepted, 64 MiB messages),
+    /// else answers `UNIMPLEMENTED`.
+    pub(crate) fn serve_unary<B, Req, Resp, F, Fut>(
+        req: http::Request<B>,
+        path: &'static str,
+        export: F,
+    ) -> BoxFuture<http::Response<tonic::body::Body>, std::convert::Infallible>
+    where
+        B: Body + Send + 'static,
+        B::Error: Into<StdError> + Send + 'static,
+        Req: Message + Default + Send + 'static,
+        Resp: Message + Send + 'static,
+        F: FnMut(tonic::Request<Req>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>> + Send + 'static,
+    {
+        if req.uri().path() == path {
+            Box::pin(async move {
+                let codec = tonic_prost::ProstCodec::default();
+                let mut accept = tonic::codec::EnabledCompressionEncodings::default();
+                accept.enable(tonic::codec::CompressionEncoding::Gzip);
+                let mut grpc = tonic::server::Grpc::new(codec)
+                    .apply_compression_config(accept, Default::default())
+                    .apply_max_message_size_config(Some(MAX_MESSAGE), Some(MAX_MESSAGE));
+                Ok(grpc.unary(FnSvc(export), req).await)
+            })
+        } else {
+            Box::pin(async move {
+                let mut response = http::Response::new(tonic::body::Body::default());
+                let headers = response.headers_mut();
+                headers.insert(tonic::Status::GRPC_STATUS, (tonic::Code::Unimplemented as i32).into());
+                headers.insert(http::header::CONTENT_TYPE, tonic::metadata::GRPC_CONTENT_TYPE);
+                Ok(response)
+            })
         }
     }
 
@@ -280,25 +321,9 @@ mod grpc {
 
         fn call(&mut self, req: http::Request<B>) -> Self::Future {
             let state = self.state.clone();
-            if req.uri().path() == "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export" {
-                Box::pin(async move {
-                    let codec = tonic_prost::ProstCodec::default();
-                    let mut accept = tonic::codec::EnabledCompressionEncodings::default();
-                    accept.enable(tonic::codec::CompressionEncoding::Gzip);
-                    let mut grpc = tonic::server::Grpc::new(codec)
-                        .apply_compression_config(accept, Default::default())
-                        .apply_max_message_size_config(Some(MAX_MESSAGE), Some(MAX_MESSAGE));
-                    Ok(grpc.unary(ExportSvc(state), req).await)
-                })
-            } else {
-                Box::pin(async move {
-                    let mut response = http::Response::new(tonic::body::Body::default());
-                    let headers = response.headers_mut();
-                    headers.insert(tonic::Status::GRPC_STATUS, (tonic::Code::Unimplemented as i32).into());
-                    headers.insert(http::header::CONTENT_TYPE, tonic::metadata::GRPC_CONTENT_TYPE);
-                    Ok(response)
-                })
-            }
+            serve_unary(req, "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export", move |r| {
+                OtlpMetricsGrpc::export(state.clone(), r)
+            })
         }
     }
 

@@ -156,22 +156,10 @@ impl OtlpLogsGrpc {
     }
 }
 
-/// gRPC plumbing written out by hand, as for metrics.
+/// gRPC plumbing: the shared unary helper of `otlp.rs`.
 mod grpc {
     use super::*;
     use tonic::codegen::{Body, BoxFuture, Context, Poll, Service, StdError, http};
-
-    const MAX_MESSAGE: usize = 64 << 20;
-
-    struct ExportSvc(Arc<AppState>);
-
-    impl tonic::server::UnaryService<ExportLogsServiceRequest> for ExportSvc {
-        type Response = ExportLogsServiceResponse;
-        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
-        fn call(&mut self, request: tonic::Request<ExportLogsServiceRequest>) -> Self::Future {
-            Box::pin(OtlpLogsGrpc::export(self.0.clone(), request))
-        }
-    }
 
     impl<B> Service<http::Request<B>> for OtlpLogsGrpc
     where
@@ -188,25 +176,9 @@ mod grpc {
 
         fn call(&mut self, req: http::Request<B>) -> Self::Future {
             let state = self.state.clone();
-            if req.uri().path() == "/opentelemetry.proto.collector.logs.v1.LogsService/Export" {
-                Box::pin(async move {
-                    let codec = tonic_prost::ProstCodec::default();
-                    let mut accept = tonic::codec::EnabledCompressionEncodings::default();
-                    accept.enable(tonic::codec::CompressionEncoding::Gzip);
-                    let mut grpc = tonic::server::Grpc::new(codec)
-                        .apply_compression_config(accept, Default::default())
-                        .apply_max_message_size_config(Some(MAX_MESSAGE), Some(MAX_MESSAGE));
-                    Ok(grpc.unary(ExportSvc(state), req).await)
-                })
-            } else {
-                Box::pin(async move {
-                    let mut response = http::Response::new(tonic::body::Body::default());
-                    let headers = response.headers_mut();
-                    headers.insert(tonic::Status::GRPC_STATUS, (tonic::Code::Unimplemented as i32).into());
-                    headers.insert(http::header::CONTENT_TYPE, tonic::metadata::GRPC_CONTENT_TYPE);
-                    Ok(response)
-                })
-            }
+            crate::otlp::grpc::serve_unary(req, "/opentelemetry.proto.collector.logs.v1.LogsService/Export", move |r| {
+                OtlpLogsGrpc::export(state.clone(), r)
+            })
         }
     }
 

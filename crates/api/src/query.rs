@@ -316,7 +316,7 @@ pub(crate) fn json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn write_labels(out: &mut String, l: &Labels) {
+pub(crate) fn write_labels(out: &mut String, l: &Labels) {
     out.push('{');
     for (i, p) in l.iter().enumerate() {
         if i > 0 {
