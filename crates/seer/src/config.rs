@@ -31,6 +31,9 @@ pub struct Config {
     /// PromQL query limits.
     #[serde(default)]
     pub query: QueryConfig,
+    /// Log store: retention and Loki's push limits.
+    #[serde(default)]
+    pub logs: LogsConfig,
     /// Listen addresses and data directory (command-line flags win).
     #[serde(default)]
     pub server: ServerConfig,
@@ -255,6 +258,90 @@ impl QueryConfig {
     }
 }
 
+/// `logs:`: retention and Loki's `limits_config` names and defaults.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogsConfig {
+    /// Delete log blocks older than this (`0s`, the default, keeps everything, as Loki).
+    pub retention_period: PromDuration,
+    /// Per-tenant ingestion rate in MiB/s (4; 0 = unlimited).
+    pub ingestion_rate_mb: f64,
+    /// Per-tenant burst in MiB (6).
+    pub ingestion_burst_size_mb: f64,
+    /// Largest line (256KB; 0 = unlimited).
+    pub max_line_size: ByteSize,
+    /// Most label names per stream, `service_name` not counted (15).
+    pub max_label_names_per_series: usize,
+    /// Longest label name (1024).
+    pub max_label_name_length: usize,
+    /// Longest label value (2048).
+    pub max_label_value_length: usize,
+    /// Refuse entries older than this (7d; 0s = any age).
+    pub reject_old_samples_max_age: PromDuration,
+    /// Refuse entries further in the future than this (10m).
+    pub creation_grace_period: PromDuration,
+    /// Most active streams per tenant (5000; 0 = unlimited).
+    pub max_global_streams_per_user: usize,
+    /// Largest structured metadata per entry (64KB).
+    pub max_structured_metadata_size: ByteSize,
+    /// Most structured-metadata pairs per entry (128).
+    pub max_structured_metadata_entries_count: usize,
+    /// Labels whose value becomes `service_name`, first present wins (Loki's list; `[]` = off).
+    pub discover_service_name: Vec<String>,
+    /// How far behind its stream's newest entry an entry may be (1h).
+    pub out_of_order_window: PromDuration,
+}
+
+impl Default for LogsConfig {
+    fn default() -> LogsConfig {
+        let l = seer_logstore::LogLimits::default();
+        LogsConfig {
+            retention_period: PromDuration(Duration::ZERO),
+            ingestion_rate_mb: 4.0,
+            ingestion_burst_size_mb: 6.0,
+            max_line_size: ByteSize(l.max_line_size as u64),
+            max_label_names_per_series: l.max_label_names_per_series,
+            max_label_name_length: l.max_label_name_length,
+            max_label_value_length: l.max_label_value_length,
+            reject_old_samples_max_age: PromDuration(Duration::from_nanos(l.reject_old_samples_max_age_ns as u64)),
+            creation_grace_period: PromDuration(Duration::from_nanos(l.creation_grace_period_ns as u64)),
+            max_global_streams_per_user: seer_logstore::Options::default().max_streams,
+            max_structured_metadata_size: ByteSize(l.max_structured_metadata_size as u64),
+            max_structured_metadata_entries_count: l.max_structured_metadata_entries_count,
+            discover_service_name: l.discover_service_name,
+            out_of_order_window: PromDuration(Duration::from_secs(3600)),
+        }
+    }
+}
+
+impl LogsConfig {
+    /// Push-time limits.
+    pub fn limits(&self) -> seer_logstore::LogLimits {
+        seer_logstore::LogLimits {
+            max_line_size: self.max_line_size.0 as usize,
+            max_label_names_per_series: self.max_label_names_per_series,
+            max_label_name_length: self.max_label_name_length,
+            max_label_value_length: self.max_label_value_length,
+            reject_old_samples_max_age_ns: self.reject_old_samples_max_age.0.as_nanos() as i64,
+            creation_grace_period_ns: self.creation_grace_period.0.as_nanos() as i64,
+            max_structured_metadata_size: self.max_structured_metadata_size.0 as usize,
+            max_structured_metadata_entries_count: self.max_structured_metadata_entries_count,
+            discover_service_name: self.discover_service_name.clone(),
+        }
+    }
+
+    /// Store options, with the metrics store's WAL settings.
+    pub fn store_options(&self, wal: seer_wal::Options) -> seer_logstore::Options {
+        seer_logstore::Options {
+            out_of_order_window_ns: self.out_of_order_window.0.as_nanos() as i64,
+            max_streams: self.max_global_streams_per_user,
+            retention_ns: self.retention_period.0.as_nanos() as i64,
+            wal,
+            ..seer_logstore::Options::default()
+        }
+    }
+}
+
 /// `tenancy:`.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -392,7 +479,19 @@ mod tests {
         assert_eq!(o.out_of_order_window, 600_000);
         assert_eq!(o.retention_size, 10 << 30);
         assert_eq!(o.limits.max_series_per_tenant, 10);
+        let l = parse(
+            "logs:\n  retention_period: 30d\n  ingestion_rate_mb: 50\n  max_line_size: 1MB\n  discover_service_name: []\n",
+            Path::new("/"),
+        )
+        .unwrap();
+        assert_eq!(l.config.logs.limits().max_line_size, 1 << 20);
+        assert!(l.config.logs.limits().discover_service_name.is_empty());
+        assert_eq!(l.config.logs.ingestion_rate_mb, 50.0);
+        assert_eq!(l.config.logs.store_options(Default::default()).retention_ns, 30 * 86_400 * 1_000_000_000);
+        assert_eq!(LogsConfig::default().limits().max_label_names_per_series, 15);
         for (bad, want) in [
+            ("logs: {max_line_size: 12}", "needs a unit"),
+            ("logs: {bogus: 1}", "unknown field `bogus`"),
             ("storage: {tsdb: {wal_fsync: sometimes}}", "wal_fsync"),
             ("storage: {tsdb: {out_of_order_time_window: 2h}}", "at most half"),
             ("bogus: 1", "unknown field `bogus`"),

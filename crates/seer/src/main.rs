@@ -152,7 +152,9 @@ fn serve(flags: Flags) -> Result<()> {
             max_request_bytes: cfg.limits.max_request_size.0 as usize,
             max_decompressed_bytes: cfg.limits.max_decompressed_request_size.0 as usize,
             query: cfg.query.limits(),
-            ..ApiLimits::default()
+            logs: cfg.logs.limits(),
+            log_ingestion_rate: cfg.logs.ingestion_rate_mb * 1048576.0,
+            log_ingestion_burst: cfg.logs.ingestion_burst_size_mb * 1048576.0,
         };
         let state = Arc::new(AppState::new(limits, data_dir.clone(), default_tenant.clone(), Some(reload_tx)));
         state.runtime.lock().unwrap_or_else(|e| e.into_inner()).retention = cfg.storage.tsdb.retention_time.to_string();
@@ -206,7 +208,7 @@ fn serve(flags: Flags) -> Result<()> {
             }
         }
         let logs_dir = data_dir.join("logs");
-        let log_opts = seer_logstore::Options { wal: tsdb_wal.clone(), ..seer_logstore::Options::default() };
+        let log_opts = cfg.logs.store_options(tsdb_wal.clone());
         let logs = Arc::new(
             tokio::task::spawn_blocking(move || seer_logstore::LogStorage::open(&logs_dir, log_opts))
                 .await?
@@ -277,9 +279,10 @@ fn serve(flags: Flags) -> Result<()> {
                                 || l.config.limits != current.limits
                                 || l.config.tenancy != current.tenancy
                                 || l.config.query != current.query
+                                || l.config.logs != current.logs
                             {
                                 log::warn(
-                                    "storage, limits, query and tenancy changes take effect after a restart",
+                                    "storage, limits, query, logs and tenancy changes take effect after a restart",
                                     &[],
                                 );
                             }
