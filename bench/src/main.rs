@@ -3,6 +3,7 @@
 
 mod http;
 mod ingest;
+mod logs;
 mod proc;
 mod query;
 mod workload;
@@ -12,9 +13,10 @@ fn main() {
     let r = match args.first().map(String::as_str) {
         Some("ingest") => ingest::run(&args[1..]),
         Some("query") => query::run(&args[1..]),
+        Some("logs") => logs::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: seer-bench ingest [--series N] [--hours H] [--seer PATH] [--out DIR] [--prometheus PATH]\n       seer-bench query [--instances N] [--hours H] [--rounds R] [--seer PATH] [--out DIR] [--prometheus PATH]"
+                "usage: seer-bench ingest [--series N] [--hours H] [--seer PATH] [--out DIR] [--prometheus PATH]\n       seer-bench query [--instances N] [--hours H] [--rounds R] [--seer PATH] [--out DIR] [--prometheus PATH]\n       seer-bench logs [--gb G] [--hours H] [--seer PATH] [--out DIR]"
             );
             std::process::exit(2);
         }

@@ -331,8 +331,13 @@ fn serve(flags: Flags) -> Result<()> {
         for (t, e) in storage.sync_all() {
             log::error("WAL fsync at shutdown failed", &[("tenant", &t), ("err", &e)]);
         }
-        if let Err(e) = logs.sync_all() {
-            log::error("log WAL fsync at shutdown failed", &[("err", &e)]);
+        // Loki flushes its chunks on shutdown; Seer writes the log head as a block, so the
+        // next start has no log WAL to replay.
+        if let Err(e) = logs.close() {
+            log::error("writing the log head at shutdown failed", &[("err", &e)]);
+            if let Err(e) = logs.sync_all() {
+                log::error("log WAL fsync at shutdown failed", &[("err", &e)]);
+            }
         }
         drop(lock);
         log::info("stopped", &[]);
