@@ -269,11 +269,13 @@ pub fn run(args: &[String]) -> Result<()> {
                 bytes += l.len() as u64;
                 lines += 1;
                 // The needle: the trace id of one JSON line in the middle of the corpus.
-                if needle.is_empty() && !s.nginx && lines >= lines_total / 2 {
-                    if let Some(p) = l.find("\"trace_id\":\"") {
-                        needle = l[p + 12..p + 44].to_string();
-                        needle_line = lines;
-                    }
+                if needle.is_empty()
+                    && !s.nginx
+                    && lines >= lines_total / 2
+                    && let Some(p) = l.find("\"trace_id\":\"")
+                {
+                    needle = l[p + 12..p + 44].to_string();
+                    needle_line = lines;
                 }
                 req_bytes += l.len();
                 entries.push(logproto::EntryAdapter {
