@@ -78,6 +78,8 @@ pub struct AppState {
     pub(crate) log_limits: seer_logstore::LogLimits,
     /// Per-tenant log ingestion rate.
     pub(crate) log_rate: RateLimiter,
+    /// Open live tails per tenant.
+    pub(crate) tails: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     scrape: OnceLock<seer_agent::Manager>,
     /// Size limits.
     pub limits: ApiLimits,
@@ -122,6 +124,7 @@ impl AppState {
             logs: OnceLock::new(),
             log_limits: limits.logs.clone(),
             log_rate: RateLimiter::new(limits.log_ingestion_rate, limits.log_ingestion_burst),
+            tails: std::sync::Mutex::new(std::collections::HashMap::new()),
             scrape: OnceLock::new(),
             limits,
             reload,
@@ -206,6 +209,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/loki/api/v1/detected_labels", get(loki::detected_labels))
         .route("/loki/api/v1/format_query", get(loki::format_query).post(loki::format_query))
         .route("/loki/api/v1/status/buildinfo", get(loki::buildinfo))
+        .route("/loki/api/v1/tail", get(loki::tail))
         .route("/api/v1/read", post(remote_read::handler))
         .route("/v1/metrics", post(otlp::http_metrics))
         .route("/v1/logs", post(otlp_logs::http_logs))

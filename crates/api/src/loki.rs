@@ -291,30 +291,36 @@ fn stats_json(st: &engine::Stats, exec_secs: f64) -> String {
     )
 }
 
+/// `[{"stream":{..},"values":[["<ns>","<line>"],..]},..]`
+fn write_streams(out: &mut String, streams: &[engine::StreamResult]) {
+    out.push('[');
+    for (i, s) in streams.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"stream":"#);
+        crate::query::write_labels(out, &s.labels);
+        out.push_str(r#","values":["#);
+        for (j, (ts, line)) in s.entries.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            out.push_str(&format!("[\"{ts}\","));
+            crate::query::json_str(out, line);
+            out.push(']');
+        }
+        out.push_str("]}");
+    }
+    out.push(']');
+}
+
 fn result_json(r: &QueryResult, at_ns: i64, st: &engine::Stats, exec_secs: f64) -> String {
     let mut out = String::with_capacity(4096);
     out.push_str(r#"{"status":"success","data":{"resultType":"#);
     match r {
         QueryResult::Streams(streams) => {
-            out.push_str(r#""streams","result":["#);
-            for (i, s) in streams.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(r#"{"stream":"#);
-                crate::query::write_labels(&mut out, &s.labels);
-                out.push_str(r#","values":["#);
-                for (j, (ts, line)) in s.entries.iter().enumerate() {
-                    if j > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&format!("[\"{ts}\","));
-                    crate::query::json_str(&mut out, line);
-                    out.push(']');
-                }
-                out.push_str("]}");
-            }
-            out.push(']');
+            out.push_str(r#""streams","result":"#);
+            write_streams(&mut out, streams);
         }
         QueryResult::Vector(v) => {
             out.push_str(r#""vector","result":["#);
@@ -705,4 +711,141 @@ pub(crate) async fn buildinfo() -> Response {
         "{{\"version\":\"{}\",\"revision\":\"\",\"branch\":\"main\",\"buildDate\":\"\",\"buildUser\":\"\",\"goVersion\":\"\"}}\n",
         env!("CARGO_PKG_VERSION")
     ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Live tail: GET /loki/api/v1/tail (WebSocket).
+
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+
+/// Live tails open at once per tenant (Loki's `max_concurrent_tail_requests`).
+const MAX_TAILS_PER_TENANT: usize = 10;
+
+/// Counts a tenant's open tails; the slot is given back on drop.
+struct TailSlot(Arc<AppState>, String);
+
+impl Drop for TailSlot {
+    fn drop(&mut self) {
+        let mut m = self.0.tails.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&self.1) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+pub(crate) async fn tail(
+    State(s): State<Arc<AppState>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let r = (|| {
+        let p = params(q.as_deref(), &headers, &[])?;
+        let expr = seer_logql::parse(p.get("query").unwrap_or("")).map_err(|e| bad(e.to_string()))?;
+        if !matches!(expr, seer_logql::Expr::Log(_)) {
+            return Err(bad("only log queries can be tailed"));
+        }
+        let limit = limit_param(&p)?;
+        let delay = match p.get("delay_for") {
+            None => 0,
+            Some(v) => {
+                let d: i64 = v.parse().map_err(|_| bad(format!("cannot parse {v:?} as delay_for")))?;
+                if d > 5 {
+                    return Err(bad("delay_for can't be greater than 5"));
+                }
+                d.max(0) * 1_000_000_000
+            }
+        };
+        let now = crate::now_ms() * 1_000_000;
+        let start = time_param(&p, "start", now - 3_600_000_000_000)?;
+        let tenant = s.tenant(&headers).map_err(bad)?;
+        let logs = s.logs().map_err(|e| e.into_response())?.clone();
+        {
+            let mut m = s.tails.lock().unwrap_or_else(|e| e.into_inner());
+            let n = m.entry(tenant.as_str().to_string()).or_insert(0);
+            if *n >= MAX_TAILS_PER_TENANT {
+                return Err(text(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("max concurrent tail requests limit exceeded, count > limit ({MAX_TAILS_PER_TENANT})"),
+                ));
+            }
+            *n += 1;
+        }
+        let slot = TailSlot(s.clone(), tenant.as_str().to_string());
+        Ok((expr, limit, delay, start, tenant, logs, slot))
+    })();
+    match r {
+        Err(resp) => resp,
+        Ok((expr, limit, delay, start, tenant, logs, slot)) => ws.on_upgrade(move |socket| async move {
+            tail_loop(socket, expr, limit, delay, start, tenant, logs).await;
+            drop(slot);
+        }),
+    }
+}
+
+/// Polls the store once a second for entries newer than the last one sent and sends them as
+/// Loki's tail frames. The first frame holds the newest `limit` entries since `start`.
+/// Entries that arrive later than newer ones already sent (out of order) are not sent.
+async fn tail_loop(
+    mut socket: WebSocket,
+    expr: seer_logql::Expr,
+    limit: usize,
+    delay: i64,
+    start: i64,
+    tenant: seer_model::TenantId,
+    logs: Arc<seer_logstore::LogStorage>,
+) {
+    let expr = Arc::new(expr);
+    let mut cursor = start;
+    let mut first = true;
+    loop {
+        let upto = crate::now_ms() * 1_000_000 - delay;
+        if upto > cursor {
+            let qp = QueryParams {
+                start_ns: cursor,
+                end_ns: upto,
+                step_ns: 0,
+                interval_ns: 0,
+                limit,
+                direction: if first { Direction::Backward } else { Direction::Forward },
+                deadline: Some(std::time::Instant::now() + std::time::Duration::from_secs(30)),
+                max_series: 0,
+            };
+            let (logs2, tenant2, expr2) = (logs.clone(), tenant.clone(), expr.clone());
+            let res = tokio::task::spawn_blocking(move || match logs2.get(&tenant2) {
+                Some(db) => engine::execute(&*db, &expr2, &qp),
+                None => engine::execute(&EmptyLogs, &expr2, &qp),
+            })
+            .await;
+            let Ok(Ok((QueryResult::Streams(mut streams), _))) = res else { break };
+            let mut newest = None;
+            for st in streams.iter_mut() {
+                st.entries.sort_by_key(|e| e.0);
+                if let Some(&(t, _)) = st.entries.last() {
+                    newest = Some(newest.map_or(t, |n: i64| n.max(t)));
+                }
+            }
+            let full = streams.iter().map(|st| st.entries.len()).sum::<usize>() >= limit;
+            cursor = if first || !full { upto } else { newest.map_or(upto, |n| n + 1) };
+            first = false;
+            if !streams.is_empty() {
+                let mut frame = String::from(r#"{"streams":"#);
+                write_streams(&mut frame, &streams);
+                frame.push('}');
+                if socket.send(WsMessage::Text(frame.into())).await.is_err() {
+                    break;
+                }
+            }
+            if full {
+                continue;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            msg = socket.recv() => match msg {
+                None | Some(Err(_)) | Some(Ok(WsMessage::Close(_))) => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
 }

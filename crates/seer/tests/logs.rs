@@ -373,3 +373,84 @@ fn opentelemetry_python_sdk_logs_over_grpc_and_http() {
         eprintln!("{mode}: trace {trace_id} found its 2 log lines by text and by structured metadata");
     }
 }
+
+/// A minimal WebSocket client (enough to read Loki's tail frames): handshake, then text frames.
+struct Ws(std::net::TcpStream);
+
+impl Ws {
+    fn connect(addr: std::net::SocketAddr, path: &str) -> Result<Ws, String> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if s.read(&mut b).map_err(|e| e.to_string())? == 0 {
+                return Err(String::from_utf8_lossy(&head).to_string());
+            }
+            head.push(b[0]);
+        }
+        let head = String::from_utf8_lossy(&head).to_string();
+        if !head.starts_with("HTTP/1.1 101") {
+            return Err(head);
+        }
+        Ok(Ws(s))
+    }
+
+    /// The next text frame.
+    fn text(&mut self) -> String {
+        use std::io::Read;
+        loop {
+            let mut h = [0u8; 2];
+            self.0.read_exact(&mut h).expect("frame header");
+            let mut len = (h[1] & 0x7f) as u64;
+            if len == 126 {
+                let mut e = [0u8; 2];
+                self.0.read_exact(&mut e).unwrap();
+                len = u16::from_be_bytes(e) as u64;
+            } else if len == 127 {
+                let mut e = [0u8; 8];
+                self.0.read_exact(&mut e).unwrap();
+                len = u64::from_be_bytes(e);
+            }
+            let mut payload = vec![0u8; len as usize];
+            self.0.read_exact(&mut payload).unwrap();
+            if h[0] & 0x0f == 1 {
+                return String::from_utf8(payload).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn live_tail_over_websocket() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seer = Seer::start(&tmp.path().join("d"), None);
+    let t = now_ns();
+    let push = |line: &str, ts: i64| {
+        let r = push_json(
+            seer.http,
+            None,
+            &format!(r#"{{"streams":[{{"stream":{{"app":"tail"}},"values":[["{ts}","{line}"]]}}]}}"#),
+        );
+        assert_eq!(r.status, 204, "{}", r.text());
+    };
+    push("before the tail", t - 5_000_000_000);
+    let q = enc(r#"{app="tail"} |= "tail""#);
+    let mut ws = Ws::connect(seer.http, &format!("/loki/api/v1/tail?query={q}&start={}", t - 60_000_000_000)).unwrap();
+    let first: serde_json::Value = serde_json::from_str(&ws.text()).unwrap();
+    assert_eq!(first["streams"][0]["values"][0][1], "before the tail", "{first}");
+    push("during the tail", now_ns());
+    let next: serde_json::Value = serde_json::from_str(&ws.text()).unwrap();
+    assert_eq!(next["streams"][0]["values"][0][1], "during the tail", "{next}");
+    assert_eq!(next["streams"][0]["stream"]["app"], "tail");
+    // A metric query cannot be tailed.
+    let r = get(seer.http, &format!("/loki/api/v1/tail?query={}", enc(r#"count_over_time({app="tail"}[1m])"#)));
+    assert!(r.status == 400 || r.status == 426, "{} {}", r.status, r.text());
+}
