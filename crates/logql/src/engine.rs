@@ -204,7 +204,8 @@ fn scan(
         }
         f(labels, ts, line, meta)
     };
-    let res = src.scan_entries(&l.matchers, start, end, &mut cb);
+    let needles = needles(l);
+    let res = src.scan_entries_containing(&l.matchers, &needles, start, end, &mut cb);
     stats.entries_scanned += n;
     stats.bytes_scanned += bytes;
     res?;
@@ -1185,4 +1186,23 @@ fn eval_label_replace(ctx: &Ctx<'_>, l: &LabelReplace, stats: &mut Stats) -> Res
         out.push(step);
     }
     Ok(Value::Vectors(out))
+}
+
+/// Substrings every returned line must contain: the single-value `|=` filters at the start of
+/// the pipeline, before anything rewrites the line. A store may skip data without them.
+fn needles(l: &LogExpr) -> Vec<&str> {
+    let mut out = Vec::new();
+    for st in &l.pipeline {
+        match st {
+            crate::ast::Stage::LineFilter(f) => {
+                if f.op == crate::ast::LineFilterOp::Contains
+                    && let [crate::ast::FilterValue::Str(v)] = f.values.as_slice()
+                {
+                    out.push(v.as_str());
+                }
+            }
+            _ => break,
+        }
+    }
+    out
 }

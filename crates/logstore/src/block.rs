@@ -3,6 +3,7 @@
 
 use crate::batch::Batch;
 use crate::error::Error;
+use crate::skip::{Bloom, fingerprints};
 use seer_encoding::{ByteReader, DecodeError, crc32, put_uvarint, put_varint};
 use seer_model::{Label, Labels};
 use std::fs::{self, File};
@@ -12,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"SEERLOGB";
 const FOOTER_MAGIC: &[u8; 4] = b"SLGE";
-const VERSION: u8 = 1;
+/// Version 2 added the chunks' skip filters to the index; version 1 files are still read.
+const VERSION: u8 = 2;
 const HEADER_LEN: u64 = 16;
 const FOOTER_LEN: u64 = 64;
 /// Largest decompressed chunk a reader accepts.
@@ -27,6 +29,8 @@ pub(crate) struct ChunkRef {
     pub maxt: i64,
     pub entries: u32,
     pub raw: u32,
+    /// Skip filter of the chunk's lines (empty: none, the chunk is always read).
+    pub bloom: Bloom,
 }
 
 /// A stream's chunks in a block, in time order.
@@ -190,6 +194,15 @@ pub(crate) fn write(
             put_varint(&mut index, maxt);
             put_uvarint(&mut index, r.len() as u64);
             put_uvarint(&mut index, payload.len() as u64);
+            let mut fps = Vec::new();
+            for i in r.clone() {
+                fingerprints(b.line(i).as_bytes(), &mut fps);
+            }
+            let bloom = Bloom::build(fps);
+            put_uvarint(&mut index, bloom.bits.len() as u64);
+            for w in &bloom.bits {
+                index.extend_from_slice(&w.to_le_bytes());
+            }
             offset += z.len() as u64 + 4;
             meta.mint = meta.mint.min(mint);
             meta.maxt = meta.maxt.max(maxt);
@@ -226,7 +239,7 @@ impl Block {
         }
         let mut header = [0u8; HEADER_LEN as usize];
         file.read_exact_at(&mut header, 0).map_err(Error::io("read", path))?;
-        if &header[..8] != MAGIC || header[8] != VERSION {
+        if &header[..8] != MAGIC || !(1..=VERSION).contains(&header[8]) {
             return Err(corrupt("header", "bad magic or unsupported version".into()));
         }
         let mut footer = [0u8; FOOTER_LEN as usize];
@@ -247,7 +260,7 @@ impl Block {
         if crc32(body).to_be_bytes() != c {
             return Err(corrupt("index", "checksum mismatch".into()));
         }
-        let streams = decode_index(body, index_offset).map_err(|e| corrupt("index", e.to_string()))?;
+        let streams = decode_index(body, index_offset, header[8]).map_err(|e| corrupt("index", e.to_string()))?;
         Ok(Block { path: path.to_path_buf(), file, meta, streams, size })
     }
 
@@ -265,7 +278,7 @@ impl Block {
     }
 }
 
-fn decode_index(buf: &[u8], limit: u64) -> Result<Vec<BlockStream>, DecodeError> {
+fn decode_index(buf: &[u8], limit: u64, version: u8) -> Result<Vec<BlockStream>, DecodeError> {
     let mut r = ByteReader::new(buf);
     let n = r.len_prefix(buf.len())?;
     let mut out = Vec::with_capacity(n);
@@ -288,6 +301,15 @@ fn decode_index(buf: &[u8], limit: u64) -> Result<Vec<BlockStream>, DecodeError>
             let maxt = r.varint()?;
             let entries = r.uvarint()?;
             let raw = r.uvarint()?;
+            let mut bloom = Bloom::default();
+            if version >= 2 {
+                let words = r.len_prefix(r.remaining() / 8)?;
+                bloom.bits.reserve(words);
+                for _ in 0..words {
+                    let b = r.bytes(8)?;
+                    bloom.bits.push(u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]));
+                }
+            }
             if offset < HEADER_LEN || offset.saturating_add(len) + 4 > limit || raw as usize > MAX_CHUNK_RAW {
                 return Err(DecodeError::Invalid(format!("chunk at {offset} of {len} bytes is out of bounds")));
             }
@@ -298,6 +320,7 @@ fn decode_index(buf: &[u8], limit: u64) -> Result<Vec<BlockStream>, DecodeError>
                 maxt,
                 entries: entries.min(u32::MAX as u64) as u32,
                 raw: raw as u32,
+                bloom,
             });
         }
         out.push(BlockStream { labels, chunks });

@@ -404,6 +404,20 @@ impl LogDb {
         end: i64,
         f: &mut dyn FnMut(&Labels, &Batch, std::ops::Range<usize>) -> bool,
     ) -> Result<(), Error> {
+        self.scan_needles(matchers, &[], start, end, f)
+    }
+
+    /// [`LogDb::scan`] for callers that keep only lines containing every one of `needles`
+    /// (fingerprints from [`crate::needle_fingerprints`]): block chunks whose skip filter
+    /// rules a needle out are not read. Other batches are handed out as by `scan`.
+    pub fn scan_needles(
+        &self,
+        matchers: &[Matcher],
+        needles: &[Vec<u64>],
+        start: i64,
+        end: i64,
+        f: &mut dyn FnMut(&Labels, &Batch, std::ops::Range<usize>) -> bool,
+    ) -> Result<(), Error> {
         let snap = self.snapshot(start, end);
         enum Src<'a> {
             Batches(&'a [Arc<Batch>]),
@@ -439,6 +453,9 @@ impl LogDb {
                     Src::Block(b, i) => {
                         for c in &b.streams[i].chunks {
                             if c.maxt < start || c.mint >= end {
+                                continue;
+                            }
+                            if !needles.iter().all(|n| c.bloom.may_contain_all(n)) {
                                 continue;
                             }
                             let batch = b.read_chunk(c)?;
@@ -684,7 +701,19 @@ impl seer_model::LogQueryable for LogDb {
         end: i64,
         f: &mut seer_model::EntryFn<'_>,
     ) -> Result<(), seer_model::StorageError> {
-        self.scan(matchers, start, end, &mut |l, b, r| {
+        self.scan_entries_containing(matchers, &[], start, end, f)
+    }
+
+    fn scan_entries_containing(
+        &self,
+        matchers: &[Matcher],
+        needles: &[&str],
+        start: i64,
+        end: i64,
+        f: &mut seer_model::EntryFn<'_>,
+    ) -> Result<(), seer_model::StorageError> {
+        let fps: Vec<Vec<u64>> = needles.iter().filter_map(|n| crate::needle_fingerprints(n)).collect();
+        self.scan_needles(matchers, &fps, start, end, &mut |l, b, r| {
             for i in r {
                 if !f(l, b.ts[i], b.line(i), &b.metadata[i]) {
                     return false;
@@ -817,6 +846,34 @@ mod tests {
         assert_eq!(all(&db, &[]).len(), want + 1);
         let wal_files = std::fs::read_dir(dir.path().join("wal")).unwrap().count();
         assert!(wal_files <= 3, "old WAL segments are deleted after a cut: {wal_files}");
+    }
+
+    #[test]
+    fn needle_scans_skip_chunks_that_cannot_match() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = Options { chunk_bytes: 2048, ..Options::default() };
+        let db = LogDb::open(dir.path(), opts).unwrap();
+        let lines: Vec<(i64, String)> = (0..2000)
+            .map(|i| (i, format!("request done trace_id={:032x} status=200", (i as u128) * 0x9e37_79b9_7f4a_7c15)))
+            .collect();
+        let refs: Vec<(i64, &str)> = lines.iter().map(|(t, l)| (*t, l.as_str())).collect();
+        db.push(&[stream(&[("app", "a")], &refs)]).unwrap();
+        db.cut_if_due(true).unwrap();
+        let needle = format!("{:032x}", 1234u128 * 0x9e37_79b9_7f4a_7c15);
+        let count = |needles: &[Vec<u64>]| {
+            let (mut batches, mut hits) = (0, 0);
+            db.scan_needles(&[], needles, i64::MIN, i64::MAX, &mut |_, b, r| {
+                batches += 1;
+                hits += r.filter(|&i| b.line(i).contains(&needle)).count();
+                true
+            })
+            .unwrap();
+            (batches, hits)
+        };
+        let (all_batches, all_hits) = count(&[]);
+        let (few, hits) = count(&[crate::needle_fingerprints(&needle).unwrap()]);
+        assert_eq!((all_hits, hits), (1, 1));
+        assert!(all_batches > 20 && few <= 2, "read {few} of {all_batches} chunks");
     }
 
     #[test]

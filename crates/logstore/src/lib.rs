@@ -24,10 +24,12 @@ mod db;
 mod error;
 mod limits;
 mod record;
+mod skip;
 mod storage;
 
 pub use batch::Batch;
 pub use db::{Direction, LogDb, Options, PushOutcome, StreamInfo};
 pub use error::Error;
 pub use limits::{LogLimits, Refused, discover_service_name, validate};
+pub use skip::{MIN_NEEDLE, needle_fingerprints};
 pub use storage::LogStorage;

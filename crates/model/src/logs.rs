@@ -46,4 +46,19 @@ pub trait LogQueryable: Sync {
         end: i64,
         f: &mut EntryFn<'_>,
     ) -> Result<(), crate::StorageError>;
+
+    /// Like [`LogQueryable::scan_entries`] for a caller that keeps only lines containing every
+    /// one of `needles` (case-sensitive substrings). A store with a skip index leaves out data
+    /// that cannot contain them; it may still hand out lines without them (the caller filters).
+    fn scan_entries_containing(
+        &self,
+        matchers: &[crate::Matcher],
+        needles: &[&str],
+        start: i64,
+        end: i64,
+        f: &mut EntryFn<'_>,
+    ) -> Result<(), crate::StorageError> {
+        let _ = needles;
+        self.scan_entries(matchers, start, end, f)
+    }
 }
