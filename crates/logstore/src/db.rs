@@ -713,6 +713,25 @@ impl seer_model::LogQueryable for LogDb {
         f: &mut seer_model::EntryFn<'_>,
     ) -> Result<(), seer_model::StorageError> {
         let fps: Vec<Vec<u64>> = needles.iter().filter_map(|n| crate::needle_fingerprints(n)).collect();
+        // The longest needle is searched in each batch's text at once; only the lines it hits
+        // are checked for the other needles and handed out.
+        let longest = needles.iter().copied().filter(|n| !n.is_empty()).max_by_key(|n| n.len());
+        if let Some(needle) = longest {
+            let finder = memchr::memmem::Finder::new(needle.as_bytes());
+            let mut hit = Vec::new();
+            return self
+                .scan_needles(matchers, &fps, start, end, &mut |l, b, r| {
+                    lines_containing(b, r, &finder, &mut hit);
+                    for &i in &hit {
+                        let line = b.line(i);
+                        if needles.iter().all(|n| line.contains(n)) && !f(l, b.ts[i], line, &b.metadata[i]) {
+                            return false;
+                        }
+                    }
+                    true
+                })
+                .map_err(|e| seer_model::StorageError(e.to_string()));
+        }
         self.scan_needles(matchers, &fps, start, end, &mut |l, b, r| {
             for i in r {
                 if !f(l, b.ts[i], b.line(i), &b.metadata[i]) {
@@ -722,6 +741,35 @@ impl seer_model::LogQueryable for LogDb {
             true
         })
         .map_err(|e| seer_model::StorageError(e.to_string()))
+    }
+}
+
+/// The lines of `r` that contain the finder's needle, in order, found with one search over the
+/// batch's text. A match that runs across line ends (lines are stored back to back) only
+/// marks the lines it touches as candidates, so each candidate is checked on its own.
+fn lines_containing(b: &Batch, r: std::ops::Range<usize>, finder: &memchr::memmem::Finder<'_>, out: &mut Vec<usize>) {
+    out.clear();
+    if r.is_empty() {
+        return;
+    }
+    let n = finder.needle().len();
+    let base = if r.start == 0 { 0 } else { b.ends[r.start - 1] as usize };
+    let stop = b.ends[r.end - 1] as usize;
+    let text = &b.text.as_bytes()[base..stop];
+    let line_of = |abs: usize| b.ends.partition_point(|&e| (e as usize) <= abs);
+    let mut next = r.start;
+    for pos in finder.find_iter(text) {
+        let first = line_of(base + pos).max(next);
+        let last = line_of(base + pos + n.max(1) - 1).min(r.end - 1);
+        for i in first..=last {
+            if b.line(i).as_bytes().windows(n).any(|w| w == finder.needle()) || n == 0 {
+                out.push(i);
+            }
+        }
+        next = last + 1;
+        if next >= r.end {
+            break;
+        }
     }
 }
 
@@ -874,6 +922,26 @@ mod tests {
         let (few, hits) = count(&[crate::needle_fingerprints(&needle).unwrap()]);
         assert_eq!((all_hits, hits), (1, 1));
         assert!(all_batches > 20 && few <= 2, "read {few} of {all_batches} chunks");
+    }
+
+    #[test]
+    fn needle_search_finds_every_line_and_only_those() {
+        let mut b = Batch::default();
+        let lines = ["abcab", "cabc", "xx", "abc", "", "zabcabc", "ab", "c"];
+        for (i, l) in lines.iter().enumerate() {
+            b.push(i as i64, l, vec![]);
+        }
+        for needle in ["abc", "ca", "c", "bcab", "x", "zz"] {
+            let finder = memchr::memmem::Finder::new(needle.as_bytes());
+            for lo in 0..lines.len() {
+                for hi in lo..=lines.len() {
+                    let mut got = Vec::new();
+                    lines_containing(&b, lo..hi, &finder, &mut got);
+                    let want: Vec<usize> = (lo..hi).filter(|&i| lines[i].contains(needle)).collect();
+                    assert_eq!(got, want, "{needle:?} in {lo}..{hi}");
+                }
+            }
+        }
     }
 
     #[test]
