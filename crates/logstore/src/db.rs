@@ -45,7 +45,7 @@ impl Default for Options {
             head_max_age: Duration::from_secs(30 * 60),
             chunk_bytes: 1 << 20,
             seal_bytes: 256 << 10,
-            zstd_level: 3,
+            zstd_level: 6,
             retention_ns: 0,
             wal: seer_wal::Options::default(),
         }
