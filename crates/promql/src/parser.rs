@@ -831,7 +831,11 @@ impl<'a> Parser<'a> {
                     let s = String::from_utf8_lossy(b).into_owned();
                     if matches!(self.peek(), Tok::Comma | Tok::RBrace) {
                         // A quoted string alone is the metric name.
-                        if let Some(n) = name.map(str::to_string).or(quoted_name.clone()) {
+                        let earlier = out
+                            .iter()
+                            .find(|m: &&Matcher| m.name == METRIC_NAME && m.kind == MatchKind::Equal)
+                            .map(|m| m.value.clone());
+                        if let Some(n) = name.map(str::to_string).or(quoted_name.clone()).or(earlier) {
                             return Err(self.err(
                                 Span { start: t.start, end: t.end },
                                 format!("metric name must not be set twice: {n:?} or {s:?}"),

@@ -106,3 +106,13 @@ fn conformance_corpus_parses() {
     assert_eq!(total, 2214);
     assert!(failed.is_empty(), "{} of {total} failed:\n{}", failed.len(), failed.join("\n"));
 }
+
+#[test]
+fn metric_name_set_twice_in_either_order() {
+    // Found by fuzzing: the `__name__=` first order was accepted and printed as the other one.
+    for q in [r#"{__name__="a", "b"}"#, r#"{"b", __name__="a"}"#, r#"x{"b"}"#, r#"{"a", "b"}"#] {
+        assert!(err(q).contains("metric name must not be set twice"), "{q}: {}", err(q));
+    }
+    ok(r#"{__name__="a", __name__!="b"}"#);
+    ok(r#"{__name__=~"a.*", "b"}"#);
+}
