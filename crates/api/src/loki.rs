@@ -529,23 +529,34 @@ fn selector(q: &str) -> Result<Vec<Matcher>, Response> {
     }
 }
 
-/// The optional `query` selector of the labels endpoints.
-fn optional_selector(p: &Params) -> Result<Vec<Vec<Matcher>>, Response> {
-    match p.get("query") {
-        Some(q) => Ok(vec![selector(q)?]),
-        None => Ok(vec![]),
-    }
+/// Which parameter holds the selectors of a stream-metadata request.
+enum Selectors {
+    /// An optional `query` (labels, label values, detected labels).
+    OptionalQuery,
+    /// A required `query` (index stats).
+    Query,
+    /// Any number of `match[]` (series).
+    Match,
 }
 
-/// The streams of a request: tenant, time range and an optional selector.
+/// The streams a metadata request is about: its parameters, tenant, time range and selectors.
 async fn streams_of(
     s: &Arc<AppState>,
+    q: Option<&str>,
     headers: &HeaderMap,
-    p: &Params,
-    selectors: Vec<Vec<Matcher>>,
+    body: &[u8],
+    which: Selectors,
 ) -> Result<Vec<seer_logstore::StreamInfo>, Response> {
+    let p = params(q, headers, body)?;
+    let selectors = match which {
+        Selectors::OptionalQuery => p.get("query").map(selector).into_iter().collect::<Result<Vec<_>, _>>()?,
+        Selectors::Query => vec![selector(p.get("query").unwrap_or(""))?],
+        Selectors::Match => {
+            p.all("match[]").iter().chain(p.all("match").iter()).map(|m| selector(m)).collect::<Result<Vec<_>, _>>()?
+        }
+    };
     let tenant = s.tenant(headers).map_err(bad)?;
-    let (start, end) = range_params(p)?;
+    let (start, end) = range_params(&p)?;
     let logs = s.logs().map_err(|e| e.into_response())?.clone();
     let Some(db) = logs.get(&tenant) else { return Ok(Vec::new()) };
     tokio::task::spawn_blocking(move || {
@@ -583,16 +594,13 @@ pub(crate) async fn labels(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let r = async {
-        let p = params(q.as_deref(), &headers, &body)?;
-        let sel = optional_selector(&p)?;
-        let streams = streams_of(&s, &headers, &p, sel).await?;
-        let names: std::collections::BTreeSet<String> =
-            streams.iter().flat_map(|st| st.labels.iter().map(|l| l.name.clone())).collect();
-        Ok::<_, Response>(string_list(&names.into_iter().collect::<Vec<_>>()))
-    }
-    .await;
-    r.unwrap_or_else(|e| e)
+    let streams = match streams_of(&s, q.as_deref(), &headers, &body, Selectors::OptionalQuery).await {
+        Ok(st) => st,
+        Err(r) => return r,
+    };
+    let names: std::collections::BTreeSet<String> =
+        streams.iter().flat_map(|st| st.labels.iter().map(|l| l.name.clone())).collect();
+    string_list(&names.into_iter().collect::<Vec<_>>())
 }
 
 pub(crate) async fn label_values(
@@ -602,16 +610,13 @@ pub(crate) async fn label_values(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let r = async {
-        let p = params(q.as_deref(), &headers, &body)?;
-        let sel = optional_selector(&p)?;
-        let streams = streams_of(&s, &headers, &p, sel).await?;
-        let values: std::collections::BTreeSet<String> =
-            streams.iter().filter_map(|st| st.labels.get(&name).map(str::to_string)).collect();
-        Ok::<_, Response>(string_list(&values.into_iter().collect::<Vec<_>>()))
-    }
-    .await;
-    r.unwrap_or_else(|e| e)
+    let streams = match streams_of(&s, q.as_deref(), &headers, &body, Selectors::OptionalQuery).await {
+        Ok(st) => st,
+        Err(r) => return r,
+    };
+    let values: std::collections::BTreeSet<String> =
+        streams.iter().filter_map(|st| st.labels.get(&name).map(str::to_string)).collect();
+    string_list(&values.into_iter().collect::<Vec<_>>())
 }
 
 pub(crate) async fn series(
@@ -620,25 +625,19 @@ pub(crate) async fn series(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let r = async {
-        let p = params(q.as_deref(), &headers, &body)?;
-        let mut sel = Vec::new();
-        for m in p.all("match[]").iter().chain(p.all("match").iter()) {
-            sel.push(selector(m)?);
+    let streams = match streams_of(&s, q.as_deref(), &headers, &body, Selectors::Match).await {
+        Ok(st) => st,
+        Err(r) => return r,
+    };
+    let mut out = String::from("{\"status\":\"success\",\"data\":[");
+    for (i, st) in streams.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
-        let streams = streams_of(&s, &headers, &p, sel).await?;
-        let mut out = String::from("{\"status\":\"success\",\"data\":[");
-        for (i, st) in streams.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            crate::query::write_labels(&mut out, &st.labels);
-        }
-        out.push_str("]}\n");
-        Ok::<_, Response>(json_response(out))
+        crate::query::write_labels(&mut out, &st.labels);
     }
-    .await;
-    r.unwrap_or_else(|e| e)
+    out.push_str("]}\n");
+    json_response(out)
 }
 
 pub(crate) async fn index_stats(
@@ -647,19 +646,16 @@ pub(crate) async fn index_stats(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let r = async {
-        let p = params(q.as_deref(), &headers, &body)?;
-        let sel = vec![selector(p.get("query").unwrap_or(""))?];
-        let streams = streams_of(&s, &headers, &p, sel).await?;
-        let (chunks, bytes, entries) =
-            streams.iter().fold((0u64, 0u64, 0u64), |a, st| (a.0 + st.chunks, a.1 + st.bytes, a.2 + st.entries));
-        Ok::<_, Response>(json_response(format!(
-            "{{\"streams\":{},\"chunks\":{chunks},\"bytes\":{bytes},\"entries\":{entries}}}\n",
-            streams.len()
-        )))
-    }
-    .await;
-    r.unwrap_or_else(|e| e)
+    let streams = match streams_of(&s, q.as_deref(), &headers, &body, Selectors::Query).await {
+        Ok(st) => st,
+        Err(r) => return r,
+    };
+    let (chunks, bytes, entries) =
+        streams.iter().fold((0u64, 0u64, 0u64), |a, st| (a.0 + st.chunks, a.1 + st.bytes, a.2 + st.entries));
+    json_response(format!(
+        "{{\"streams\":{},\"chunks\":{chunks},\"bytes\":{bytes},\"entries\":{entries}}}\n",
+        streams.len()
+    ))
 }
 
 pub(crate) async fn detected_labels(
@@ -668,30 +664,27 @@ pub(crate) async fn detected_labels(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let r = async {
-        let p = params(q.as_deref(), &headers, &body)?;
-        let sel = optional_selector(&p)?;
-        let streams = streams_of(&s, &headers, &p, sel).await?;
-        let mut card: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
-        for st in &streams {
-            for l in st.labels.iter() {
-                card.entry(l.name.clone()).or_default().insert(l.value.clone());
-            }
+    let streams = match streams_of(&s, q.as_deref(), &headers, &body, Selectors::OptionalQuery).await {
+        Ok(st) => st,
+        Err(r) => return r,
+    };
+    let mut card: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+    for st in &streams {
+        for l in st.labels.iter() {
+            card.entry(l.name.clone()).or_default().insert(l.value.clone());
         }
-        let mut out = String::from("{\"detectedLabels\":[");
-        for (i, (name, vals)) in card.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str("{\"label\":");
-            crate::query::json_str(&mut out, name);
-            out.push_str(&format!(",\"cardinality\":{}}}", vals.len()));
-        }
-        out.push_str("]}\n");
-        Ok::<_, Response>(json_response(out))
     }
-    .await;
-    r.unwrap_or_else(|e| e)
+    let mut out = String::from("{\"detectedLabels\":[");
+    for (i, (name, vals)) in card.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"label\":");
+        crate::query::json_str(&mut out, name);
+        out.push_str(&format!(",\"cardinality\":{}}}", vals.len()));
+    }
+    out.push_str("]}\n");
+    json_response(out)
 }
 
 pub(crate) async fn format_query(RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
