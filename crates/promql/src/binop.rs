@@ -432,15 +432,22 @@ fn vector_vector(
     let (sig_many, sig_one, nsig) = signature_ids(&many, &one, m);
     let mut r_many = StepReader::new(many.len());
     let mut r_one = StepReader::new(one.len());
-    let mut out = OutBuilder::new();
-    // Output slot per (many index, one index); u32::MAX stands for a filled-in side.
-    let mut slots: HashMap<(u32, u32), usize> = HashMap::new();
     let mut one_at: Vec<(usize, u32)> = vec![(usize::MAX, 0); nsig];
-    let mut matched: Vec<usize> = vec![usize::MAX; nsig];
-    let mut matched_out: HashMap<(u32, usize), usize> = HashMap::new();
+    let mut pairs_out = Pairs {
+        many: &many,
+        one: &one,
+        m,
+        op,
+        return_bool,
+        swapped,
+        out: OutBuilder::new(),
+        slots: HashMap::new(),
+        matched: vec![usize::MAX; nsig],
+        matched_out: HashMap::new(),
+        last_note: None,
+    };
     let mut many_vals: Vec<(u32, PVal<'_>)> = Vec::new();
     let mut one_vals: Vec<(u32, PVal<'_>)> = Vec::new();
-    let mut last_note: Option<(bool, String)> = None;
     for k in 0..st.count() {
         let ts = st.ts(k);
         many_vals.clear();
@@ -486,153 +493,120 @@ fn vector_vector(
                 pairs.push((i, u32::MAX, lv, PVal::F(f), sig));
             }
         }
-        let mut matched_sigs: Vec<u32> = Vec::new();
         for &(i, j, lv, rv, sig) in &pairs {
-            emit(
-                ctx,
-                &mut out,
-                &mut slots,
-                &mut matched,
-                &mut matched_out,
-                &mut last_note,
-                &many,
-                &one,
-                m,
-                op,
-                return_bool,
-                swapped,
-                k,
-                ts,
-                i,
-                j,
-                lv,
-                rv,
-                sig,
-            )?;
-            matched_sigs.push(sig);
+            pairs_out.emit(k, ts, i, j, lv, rv, sig)?;
         }
         if let Some(f) = fill_many {
             for &(j, rv) in &one_vals {
                 let sig = sig_one[j as usize];
-                if matched[sig as usize] == k {
+                if pairs_out.matched[sig as usize] == k {
                     continue;
                 }
-                emit(
-                    ctx,
-                    &mut out,
-                    &mut slots,
-                    &mut matched,
-                    &mut matched_out,
-                    &mut last_note,
-                    &many,
-                    &one,
-                    m,
-                    op,
-                    return_bool,
-                    swapped,
-                    k,
-                    ts,
-                    u32::MAX,
-                    j,
-                    PVal::F(f),
-                    rv,
-                    sig,
-                )?;
+                pairs_out.emit(k, ts, u32::MAX, j, PVal::F(f), rv, sig)?;
             }
         }
-        matched_out.clear();
+        pairs_out.matched_out.clear();
     }
-    if let Some((warn, msg)) = last_note {
+    if let Some((warn, msg)) = pairs_out.last_note.take() {
         if warn {
             ctx.annotations.warn(msg, span);
         } else {
             ctx.annotations.info(msg, span);
         }
     }
-    Ok(out.finish())
+    Ok(pairs_out.out.finish())
 }
 
-/// Computes and records one matched pair. `i`/`j` index the many/one side (`u32::MAX`:
-/// filled in).
-#[allow(clippy::too_many_arguments)]
-fn emit(
-    _ctx: &mut Ctx<'_>,
-    out: &mut OutBuilder,
-    slots: &mut HashMap<(u32, u32), usize>,
-    matched: &mut [usize],
-    matched_out: &mut HashMap<(u32, usize), usize>,
-    last_note: &mut Option<(bool, String)>,
-    many: &[Series],
-    one: &[Series],
-    m: &VectorMatching,
+/// The output of a vector-vector operation and the bookkeeping shared by all its matched
+/// pairs: output slot per (many index, one index) (`u32::MAX` stands for a filled-in side),
+/// the step each signature last matched at, and the last annotation.
+struct Pairs<'a> {
+    many: &'a [Series],
+    one: &'a [Series],
+    m: &'a VectorMatching,
     op: BinOp,
     return_bool: bool,
     swapped: bool,
-    k: usize,
-    ts: i64,
-    i: u32,
-    j: u32,
-    lv: PVal<'_>,
-    rv: PVal<'_>,
-    sig: u32,
-) -> Result<(), QueryError> {
-    let (l, r) = if swapped { (rv, lv) } else { (lv, rv) };
-    let (e, keep, note) = elem_binop(op, l, r);
-    let mut e = e;
-    match note {
-        ElemNote::None => {}
-        ElemNote::Info(msg) => {
-            *last_note = Some((false, msg));
+    out: OutBuilder,
+    slots: HashMap<(u32, u32), usize>,
+    matched: Vec<usize>,
+    matched_out: HashMap<(u32, usize), usize>,
+    last_note: Option<(bool, String)>,
+}
+
+impl Pairs<'_> {
+    /// Computes and records one matched pair of step `k` at `ts`. `i`/`j` index the many/one
+    /// side (`u32::MAX`: filled in).
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        k: usize,
+        ts: i64,
+        i: u32,
+        j: u32,
+        lv: PVal<'_>,
+        rv: PVal<'_>,
+        sig: u32,
+    ) -> Result<(), QueryError> {
+        let (m, op, return_bool) = (self.m, self.op, self.return_bool);
+        let (l, r) = if self.swapped { (rv, lv) } else { (lv, rv) };
+        let (e, keep, note) = elem_binop(op, l, r);
+        let mut e = e;
+        match note {
+            ElemNote::None => {}
+            ElemNote::Info(msg) => {
+                self.last_note = Some((false, msg));
+                return Ok(());
+            }
+            ElemNote::Warning(msg) => {
+                self.last_note = Some((true, msg));
+                return Ok(());
+            }
+            ElemNote::KeptInfo(msg) => self.last_note = Some((false, msg)),
+        }
+        if return_bool {
+            e = Some(Elem::F(if keep { 1.0 } else { 0.0 }));
+        }
+        let slot = match self.slots.get(&(i, j)) {
+            Some(&s) => s,
+            None => {
+                let ml = if i != u32::MAX {
+                    self.many[i as usize].labels.clone()
+                } else {
+                    match_labels(&self.one[j as usize].labels, m.on, &m.labels)
+                };
+                let ol = if j != u32::MAX {
+                    self.one[j as usize].labels.clone()
+                } else {
+                    match_labels(&self.many[i as usize].labels, m.on, &m.labels)
+                };
+                let labels = result_metric(&ml, &ol, op, m);
+                let s = self.out.slot(&labels, return_bool);
+                self.slots.insert((i, j), s);
+                s
+            }
+        };
+        if m.card == Card::OneToOne {
+            if self.matched[sig as usize] == k {
+                return exec_err(
+                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+                );
+            }
+        } else if self.matched_out.insert((sig, slot), k).is_some() {
+            return exec_err("multiple matches for labels: grouping labels must ensure unique matches");
+        }
+        self.matched[sig as usize] = k;
+        if !keep && !return_bool {
             return Ok(());
         }
-        ElemNote::Warning(msg) => {
-            *last_note = Some((true, msg));
-            return Ok(());
+        if return_bool {
+            self.out.series[slot].drop_name = true;
         }
-        ElemNote::KeptInfo(msg) => *last_note = Some((false, msg)),
-    }
-    if return_bool {
-        e = Some(Elem::F(if keep { 1.0 } else { 0.0 }));
-    }
-    let slot = match slots.get(&(i, j)) {
-        Some(&s) => s,
-        None => {
-            let ml = if i != u32::MAX {
-                many[i as usize].labels.clone()
-            } else {
-                match_labels(&one[j as usize].labels, m.on, &m.labels)
-            };
-            let ol = if j != u32::MAX {
-                one[j as usize].labels.clone()
-            } else {
-                match_labels(&many[i as usize].labels, m.on, &m.labels)
-            };
-            let labels = result_metric(&ml, &ol, op, m);
-            let s = out.slot(&labels, return_bool);
-            slots.insert((i, j), s);
-            s
+        match e {
+            Some(Elem::F(f)) => self.out.push_f(slot, ts, f),
+            Some(Elem::H(h)) => self.out.push_h(slot, ts, h),
+            None => Ok(()),
         }
-    };
-    if m.card == Card::OneToOne {
-        if matched[sig as usize] == k {
-            return exec_err(
-                "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
-            );
-        }
-    } else if matched_out.insert((sig, slot), k).is_some() {
-        return exec_err("multiple matches for labels: grouping labels must ensure unique matches");
-    }
-    matched[sig as usize] = k;
-    if !keep && !return_bool {
-        return Ok(());
-    }
-    if return_bool {
-        out.series[slot].drop_name = true;
-    }
-    match e {
-        Some(Elem::F(f)) => out.push_f(slot, ts, f),
-        Some(Elem::H(h)) => out.push_h(slot, ts, h),
-        None => Ok(()),
     }
 }
 
