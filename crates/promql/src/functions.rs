@@ -149,21 +149,10 @@ pub(crate) fn eval_call(
             if dst.is_empty() {
                 return exec_err(format!("invalid destination label name in label_replace(): {dst}"));
             }
-            let mut out = Vec::with_capacity(input.len());
-            for mut s in input {
-                let v = s.labels.get(&src).unwrap_or("");
-                if let Some(caps) = re.captures(v) {
-                    let value = expand(&re, &caps, &repl);
-                    let mut b = s.labels.to_builder();
-                    b.set(dst.clone(), value);
-                    s.labels = b.build();
-                    if dst == METRIC_NAME {
-                        s.drop_name = false;
-                    }
-                }
-                out.push(s);
-            }
-            Ok(Value::Vector(merge_same_labels(out)?))
+            set_label(input, &dst, |l| {
+                let caps = re.captures(l.get(&src).unwrap_or(""))?;
+                Some(expand(&re, &caps, &repl))
+            })
         }
         "label_join" => {
             let input = eval_vector(ctx, st, &args[0])?;
@@ -178,18 +167,7 @@ pub(crate) fn eval_call(
             if dst.is_empty() || !valid_utf8_arg(&args[1]) {
                 return exec_err(format!("invalid destination label name in label_join(): {dst}"));
             }
-            let mut out = Vec::with_capacity(input.len());
-            for mut s in input {
-                let value = srcs.iter().map(|n| s.labels.get(n).unwrap_or("")).collect::<Vec<_>>().join(&sep);
-                let mut b = s.labels.to_builder();
-                b.set(dst.clone(), value);
-                s.labels = b.build();
-                if dst == METRIC_NAME {
-                    s.drop_name = false;
-                }
-                out.push(s);
-            }
-            Ok(Value::Vector(merge_same_labels(out)?))
+            set_label(input, &dst, |l| Some(srcs.iter().map(|n| l.get(n).unwrap_or("")).collect::<Vec<_>>().join(&sep)))
         }
         "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" => {
             if ctx.is_range {
@@ -691,6 +669,24 @@ fn math_fn(name: &str) -> Option<fn(f64) -> f64> {
         },
         _ => return None,
     })
+}
+
+/// `label_replace` / `label_join`: sets `dst` to `value(labels)` on every series where it gives
+/// one (an empty value deletes the label); a series whose name is set keeps it.
+fn set_label(input: Vec<Series>, dst: &str, value: impl Fn(&Labels) -> Option<String>) -> Result<Value, QueryError> {
+    let mut out = Vec::with_capacity(input.len());
+    for mut s in input {
+        if let Some(v) = value(&s.labels) {
+            let mut b = s.labels.to_builder();
+            b.set(dst.to_string(), v);
+            s.labels = b.build();
+            if dst == METRIC_NAME {
+                s.drop_name = false;
+            }
+        }
+        out.push(s);
+    }
+    Ok(Value::Vector(merge_same_labels(out)?))
 }
 
 #[cfg(test)]

@@ -266,11 +266,7 @@ fn call(
                 return Ok(None);
             }
             if fl.is_empty() {
-                let Some(layout) = hist_layout(hs, n) else { return Ok(None) };
-                let all: Vec<FloatHistogram> = hs.iter().map(|p| p.h.clone()).collect();
-                let mut sum = hist::kahan_values(&layout, &all);
-                hist::compact(&mut sum);
-                return Ok(Some(Out::H(Box::new(sum))));
+                return Ok(hist_over_window(hs, n, hist::kahan_values));
             }
             let (mut sum, mut c) = (0.0, 0.0);
             for p in fl {
@@ -284,11 +280,7 @@ fn call(
                 return Ok(None);
             }
             if fl.is_empty() {
-                let Some(layout) = hist_layout(hs, n) else { return Ok(None) };
-                let all: Vec<FloatHistogram> = hs.iter().map(|p| p.h.clone()).collect();
-                let mut mean = hist::mean(&layout, &all);
-                hist::compact(&mut mean);
-                return Ok(Some(Out::H(Box::new(mean))));
+                return Ok(hist_over_window(hs, n, hist::mean));
             }
             Some(Out::F(avg_floats(fl)))
         }
@@ -401,6 +393,20 @@ fn call(
         // `every_parsed_function_evaluates` in functions.rs).
         _ => return exec_err(format!("internal error: no evaluator for function {name:?}")),
     })
+}
+
+/// `sum_over_time` / `avg_over_time` of a window of histograms: `f` over the window in its
+/// common layout, compacted.
+fn hist_over_window(
+    hs: &[HPoint],
+    n: &mut Notes<'_, '_>,
+    f: fn(&FloatHistogram, &[FloatHistogram]) -> FloatHistogram,
+) -> Option<Out> {
+    let layout = hist_layout(hs, n)?;
+    let all: Vec<FloatHistogram> = hs.iter().map(|p| p.h.clone()).collect();
+    let mut h = f(&layout, &all);
+    hist::compact(&mut h);
+    Some(Out::H(Box::new(h)))
 }
 
 /// The plain sum of a window's histograms (its layout and hint), with annotations.
