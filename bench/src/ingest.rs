@@ -2,7 +2,7 @@
 //! `prometheus` in one run; then CPU per sample, peak RSS per series, bytes per sample on
 //! disk (snapshot of all data as blocks) and restart (WAL replay) time and memory.
 
-use crate::http::{Conn, get, post};
+use crate::http::{Conn, arg, free_port, get, post};
 use crate::proc::{cpu_seconds, dir_bytes, kill9, spawn, status_bytes, wait_ready};
 use crate::workload::Workload;
 use anyhow::{Context, Result, bail};
@@ -22,14 +22,6 @@ struct Target {
     ready_path: &'static str,
     errors: AtomicU64,
     first_error: std::sync::Mutex<Option<String>>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
 }
 
 fn metric_value(addr: SocketAddr, name: &str) -> f64 {

@@ -7,7 +7,7 @@
 //! everything is in blocks), a needle query (a trace id in one line), a literal `|=` filter
 //! matching 1 % of lines, and `sum by (job) (rate({format="json"} | json | status >= 500 [5m]))`.
 
-use crate::http::{Conn, get};
+use crate::http::{Conn, arg, enc, free_port, get};
 use crate::proc::{cpu_seconds, dir_bytes, spawn, wait_ready};
 use anyhow::{Context, Result, bail};
 use prost::Message;
@@ -17,22 +17,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
-}
-
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
 
 /// A small deterministic generator (xorshift).
 struct Rng(u64);
@@ -184,10 +168,6 @@ fn seer_args(cfg: &Path, data: &Path, http: SocketAddr, grpc: u16) -> Vec<String
         "--grpc-listen".into(),
         format!("127.0.0.1:{grpc}"),
     ]
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").map(|l| l.local_addr().map(|a| a.port()).unwrap_or(0)).unwrap_or(0)
 }
 
 /// Runs `query_range` `rounds` times; returns the median seconds and the last body.

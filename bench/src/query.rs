@@ -3,7 +3,7 @@
 //! several rounds each. Prints the median latency per query and the ratio Seer/Prometheus,
 //! checks that the answers agree, and compares peak RSS during the query phase.
 
-use crate::http::{Conn, get};
+use crate::http::{Conn, arg, enc, free_port, get};
 use crate::proc::{spawn, status_bytes, wait_idle, wait_ready};
 use crate::workload::Workload;
 use anyhow::{Context, Result, bail};
@@ -12,26 +12,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
-}
-
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
 
 /// Answers normalised for comparison: label set -> points.
 fn normalise(body: &[u8]) -> Result<BTreeMap<String, Vec<(String, f64)>>> {
