@@ -338,6 +338,10 @@ pub fn histogram_to_proto(t: i64, h: &FloatHistogram) -> prompb::Histogram {
     }
 }
 
+fn proto_labels(l: &Labels) -> Vec<prompb::Label> {
+    l.iter().map(|l| prompb::Label { name: l.name.clone(), value: l.value.clone() }).collect()
+}
+
 /// Encodes native histogram series as a snappy-compressed `WriteRequest` (for tests and
 /// benchmarks).
 pub fn encode_histograms(series: &[SeriesHistograms]) -> Vec<u8> {
@@ -345,11 +349,7 @@ pub fn encode_histograms(series: &[SeriesHistograms]) -> Vec<u8> {
         timeseries: series
             .iter()
             .map(|s| prompb::TimeSeries {
-                labels: s
-                    .labels
-                    .iter()
-                    .map(|l| prompb::Label { name: l.name.clone(), value: l.value.clone() })
-                    .collect(),
+                labels: proto_labels(&s.labels),
                 samples: vec![],
                 exemplars: vec![],
                 histograms: s.histograms.iter().map(|h| histogram_to_proto(h.t, &h.h)).collect(),
@@ -367,11 +367,7 @@ pub fn encode(series: &[SeriesSamples], metadata: &[MetricMetadata]) -> Vec<u8> 
         timeseries: series
             .iter()
             .map(|s| prompb::TimeSeries {
-                labels: s
-                    .labels
-                    .iter()
-                    .map(|l| prompb::Label { name: l.name.clone(), value: l.value.clone() })
-                    .collect(),
+                labels: proto_labels(&s.labels),
                 samples: s.samples.iter().map(|x| prompb::Sample { value: x.v, timestamp: x.t }).collect(),
                 exemplars: s
                     .exemplars
