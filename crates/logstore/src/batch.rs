@@ -1,7 +1,7 @@
 //! Column-wise entries of one stream: the shape entries have in the head and after a block
 //! chunk is decoded.
 
-use seer_model::{Label, LogEntry};
+use seer_model::Label;
 
 /// Entries of one stream: times, lines packed into one buffer, per-entry structured metadata.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -39,16 +39,6 @@ impl Batch {
         self.text.push_str(line);
         self.ends.push(self.text.len() as u32);
         self.metadata.push(metadata);
-    }
-
-    /// Appends a model entry.
-    pub fn push_entry(&mut self, e: &LogEntry) {
-        self.push(e.ts, &e.line, e.metadata.clone());
-    }
-
-    /// Bytes of line text plus metadata, as limits count them.
-    pub fn bytes(&self) -> usize {
-        self.text.len() + self.metadata.iter().flatten().map(|l| l.name.len() + l.value.len()).sum::<usize>()
     }
 
     /// True when times never decrease.

@@ -59,7 +59,6 @@ pub(crate) struct Block {
     file: File,
     pub meta: BlockMeta,
     pub streams: Vec<BlockStream>,
-    pub size: u64,
 }
 
 fn put_str(dst: &mut Vec<u8>, s: &str) {
@@ -261,7 +260,7 @@ impl Block {
             return Err(corrupt("index", "checksum mismatch".into()));
         }
         let streams = decode_index(body, index_offset, header[8]).map_err(|e| corrupt("index", e.to_string()))?;
-        Ok(Block { path: path.to_path_buf(), file, meta, streams, size })
+        Ok(Block { path: path.to_path_buf(), file, meta, streams })
     }
 
     /// Reads and decodes one chunk.

@@ -244,11 +244,6 @@ impl LogDb {
         })
     }
 
-    /// The store's directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Stores `streams` (already validated by the caller). Each entry is written to the WAL
     /// before this returns; entries too far behind their stream and streams over the limit
     /// are refused and reported.
@@ -609,16 +604,6 @@ impl LogDb {
             fs::remove_file(&b.path).map_err(Error::io("remove", &b.path))?;
         }
         Ok(gone.len())
-    }
-
-    /// Totals for status endpoints: (streams in the head, blocks, entries in blocks, bytes of
-    /// block files).
-    pub fn stats(&self) -> (usize, usize, u64, u64) {
-        let heads = self.writer.read().unwrap_or_else(|e| e.into_inner()).head.streams.len();
-        let p = self.published.read().unwrap_or_else(|e| e.into_inner());
-        let entries = p.blocks.iter().map(|b| b.meta.entries).sum();
-        let bytes = p.blocks.iter().map(|b| b.size).sum();
-        (heads, p.blocks.len(), entries, bytes)
     }
 
     /// fsyncs the WAL.
