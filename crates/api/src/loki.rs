@@ -32,27 +32,29 @@ impl RateLimiter {
         RateLimiter { bytes_per_sec, burst: burst.max(bytes_per_sec), buckets: Mutex::new(HashMap::new()) }
     }
 
-    /// Takes `n` bytes from the tenant's bucket; false when there are not enough.
-    pub fn allow(&self, tenant: &str, n: usize) -> bool {
-        if self.bytes_per_sec <= 0.0 {
-            return true;
+    /// Takes the bytes of `streams` from the tenant's bucket, or says in Loki's words why not.
+    /// Returns the number of lines counted.
+    pub fn admit(&self, tenant: &str, streams: &[seer_model::LogStream]) -> Result<usize, String> {
+        let bytes: usize = streams.iter().flat_map(|st| st.entries.iter()).map(|e| e.size()).sum();
+        let lines: usize = streams.iter().map(|st| st.entries.len()).sum();
+        if bytes == 0 || self.bytes_per_sec <= 0.0 {
+            return Ok(lines);
         }
         let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         let e = b.entry(tenant.to_string()).or_insert((self.burst, now));
         e.0 = (e.0 + now.duration_since(e.1).as_secs_f64() * self.bytes_per_sec).min(self.burst);
         e.1 = now;
-        if e.0 >= n as f64 {
-            e.0 -= n as f64;
-            true
-        } else {
-            false
+        if e.0 >= bytes as f64 {
+            e.0 -= bytes as f64;
+            return Ok(lines);
         }
-    }
-
-    /// The configured rate, bytes per second.
-    pub fn rate(&self) -> f64 {
-        self.bytes_per_sec
+        Err(format!(
+            "Ingestion rate limit exceeded for user {tenant} (limit: {} bytes/sec) while attempting to ingest '{lines}' \
+             lines totaling '{bytes}' bytes, reduce log volume or contact your Loki administrator to see if the limit \
+             can be increased",
+            self.bytes_per_sec as u64
+        ))
     }
 }
 
@@ -117,21 +119,14 @@ async fn handle_push(s: &Arc<AppState>, headers: &HeaderMap, body: Bytes) -> Res
     let refused = seer_logstore::validate(&mut push.streams, &s.log_limits, now);
     let mut errors = push.invalid.clone();
     errors.extend(refused.messages.iter().cloned());
-    let bytes: usize = push.streams.iter().flat_map(|st| st.entries.iter()).map(|e| e.size()).sum();
-    let lines: usize = push.streams.iter().map(|st| st.entries.len()).sum();
-    if bytes > 0 && !s.log_rate.allow(tenant.as_str(), bytes) {
-        s.telemetry.samples("loki_push", lines as u64, 0);
-        return text(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "Ingestion rate limit exceeded for user {} (limit: {} bytes/sec) while attempting to ingest '{lines}' \
-                 lines totaling '{bytes}' bytes, reduce log volume or contact your Loki administrator to see if the \
-                 limit can be increased",
-                tenant.as_str(),
-                s.log_rate.rate() as u64
-            ),
-        );
-    }
+    let lines = match s.log_rate.admit(tenant.as_str(), &push.streams) {
+        Ok(lines) => lines,
+        Err(m) => {
+            let lines: usize = push.streams.iter().map(|st| st.entries.len()).sum();
+            s.telemetry.samples("loki_push", lines as u64, 0);
+            return text(StatusCode::TOO_MANY_REQUESTS, m);
+        }
+    };
     let streams = push.streams;
     let t2 = tenant.clone();
     let res = tokio::task::spawn_blocking(move || -> Result<seer_logstore::PushOutcome, String> {

@@ -34,17 +34,7 @@ pub(crate) fn ingest_logs(
     let now = crate::now_ms() * 1_000_000;
     let mut streams = seer_ingest::otlp_logs::translate(req, now);
     let refused = seer_logstore::validate(&mut streams, &state.log_limits, now);
-    let bytes: usize = streams.iter().flat_map(|s| s.entries.iter()).map(|e| e.size()).sum();
-    let lines: usize = streams.iter().map(|s| s.entries.len()).sum();
-    if bytes > 0 && !state.log_rate.allow(tenant.as_str(), bytes) {
-        return Err(Failure::RateLimited(format!(
-            "Ingestion rate limit exceeded for user {} (limit: {} bytes/sec) while attempting to ingest '{lines}' lines \
-             totaling '{bytes}' bytes, reduce log volume or contact your Loki administrator to see if the limit can be \
-             increased",
-            tenant.as_str(),
-            state.log_rate.rate() as u64
-        )));
-    }
+    let lines = state.log_rate.admit(tenant.as_str(), &streams).map_err(Failure::RateLimited)?;
     let logs = state.logs().map_err(|_| Failure::Storage("storage is not ready yet".into()))?;
     let out = if streams.is_empty() {
         seer_logstore::PushOutcome::default()
