@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 const MAGIC: &[u8; 8] = b"SEERLOGB";
 const FOOTER_MAGIC: &[u8; 4] = b"SLGE";
 /// Version 2 added the chunks' skip filters to the index; version 1 files are still read.
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
 const HEADER_LEN: u64 = 16;
 const FOOTER_LEN: u64 = 64;
 /// Largest decompressed chunk a reader accepts.
@@ -57,6 +57,7 @@ pub(crate) struct BlockMeta {
 pub(crate) struct Block {
     pub path: PathBuf,
     file: File,
+    version: u8,
     pub meta: BlockMeta,
     pub streams: Vec<BlockStream>,
 }
@@ -71,8 +72,18 @@ fn encode_chunk(b: &Batch, range: std::ops::Range<usize>, dst: &mut Vec<u8>) {
     put_uvarint(dst, range.len() as u64);
     let mut prev = b.ts[range.start];
     put_varint(dst, prev);
+    // Timestamps often share a unit (ms or µs precision): store the deltas divided by their
+    // greatest common divisor, which shortens each varint and leaves zstd less noise.
+    let mut scale = 0u64;
     for i in range.clone().skip(1) {
-        put_varint(dst, b.ts[i] - prev);
+        scale = gcd(scale, b.ts[i].abs_diff(b.ts[i - 1]));
+    }
+    let scale = scale.clamp(1, i64::MAX as u64) as i64;
+    if range.len() > 1 {
+        put_uvarint(dst, scale as u64);
+    }
+    for i in range.clone().skip(1) {
+        put_varint(dst, (b.ts[i] - prev) / scale);
         prev = b.ts[i];
     }
     for i in range.clone() {
@@ -90,15 +101,30 @@ fn encode_chunk(b: &Batch, range: std::ops::Range<usize>, dst: &mut Vec<u8>) {
     }
 }
 
-fn decode_chunk(buf: &[u8]) -> Result<Batch, DecodeError> {
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+fn decode_chunk(buf: &[u8], version: u8) -> Result<Batch, DecodeError> {
     let mut r = ByteReader::new(buf);
     let n = r.len_prefix(buf.len())?;
     let mut out = Batch::default();
     out.ts.reserve(n);
     let mut t = 0i64;
+    let mut scale = 1i64;
     for i in 0..n {
         let d = r.varint()?;
-        t = if i == 0 { d } else { t.wrapping_add(d) };
+        if i == 0 {
+            t = d;
+            if version >= 3 && n > 1 {
+                scale = r.uvarint()?.clamp(1, i64::MAX as u64) as i64;
+            }
+        } else {
+            t = t.wrapping_add(d.wrapping_mul(scale));
+        }
         out.ts.push(t);
     }
     let mut total = 0usize;
@@ -260,7 +286,7 @@ impl Block {
             return Err(corrupt("index", "checksum mismatch".into()));
         }
         let streams = decode_index(body, index_offset, header[8]).map_err(|e| corrupt("index", e.to_string()))?;
-        Ok(Block { path: path.to_path_buf(), file, meta, streams })
+        Ok(Block { path: path.to_path_buf(), file, version: header[8], meta, streams })
     }
 
     /// Reads and decodes one chunk.
@@ -273,7 +299,7 @@ impl Block {
             return Err(corrupt(format!("checksum mismatch at offset {}", c.offset)));
         }
         let raw = zstd::bulk::decompress(z, c.raw as usize).map_err(|e| corrupt(e.to_string()))?;
-        decode_chunk(&raw).map_err(|e| corrupt(e.to_string()))
+        decode_chunk(&raw, self.version).map_err(|e| corrupt(e.to_string()))
     }
 }
 

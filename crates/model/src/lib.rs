@@ -1,5 +1,5 @@
 //! Shared vocabulary of Seer: label sets, matchers, samples, exemplars, metric metadata,
-//! tenant ids, ingest limits and log streams.
+//! tenant ids, ingest limits, log streams and spans.
 //!
 //! Owns: the plain data types that the wire decoders (`seer-ingest`) produce and the storage
 //! engines (`seer-tsdb`, ...) consume, so that neither side depends on the other.
@@ -19,6 +19,7 @@ mod matcher;
 mod metric;
 mod query;
 mod tenant;
+pub mod trace;
 
 pub use duration::{DURATION_UNITS, format_duration_ms, parse_duration_ms};
 pub use gofmt::{format_openmetrics_float, go_format_f, go_format_f6, go_format_g};
