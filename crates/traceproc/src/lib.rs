@@ -1,0 +1,1 @@
+//! Trace processors (work in progress).

@@ -1,0 +1,1 @@
+//! TraceQL (work in progress).

@@ -1,0 +1,1 @@
+//! Trace store (work in progress).
