@@ -1,0 +1,38 @@
+//! Errors of the trace store.
+
+use std::path::PathBuf;
+
+/// Trace store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An I/O call failed.
+    #[error("tracestore {op} {path}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The WAL failed.
+    #[error(transparent)]
+    Wal(#[from] seer_wal::Error),
+    /// A file is damaged.
+    #[error("tracestore: corrupt {what} in {path}: {detail}")]
+    Corrupt {
+        /// Which structure.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(op: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.to_path_buf();
+        move |source| Error::Io { op, path, source }
+    }
+}
