@@ -1,1 +1,28 @@
-//! Trace processors (work in progress).
+//! Trace processing between ingest and storage: sampling, span metrics and the service
+//! graph.
+//!
+//! Owns: the sampling decisions (head sampling by service rate, tail sampling of buffered
+//! traces by ordered policies, and the same policies applied at retention time), the
+//! span-metrics processor (`traces_spanmetrics_*`, as Tempo's metrics-generator) and the
+//! service-graph processor (`traces_service_graph_*`, plus the edge list for Jaeger's
+//! `/api/dependencies`), with their configuration structs and `seer_sampling_*` counters.
+//! Must not: do I/O, store anything, spawn threads, use async or read clocks. Every processor
+//! is a plain struct of one tenant, fed spans and the current time by the caller, which owns
+//! clocks, locking, storage and the export of the series returned by each `collect`.
+//!
+//! Key decision: every probabilistic choice is made from the trace id alone (its rightmost
+//! 7 bytes, as OpenTelemetry's consistent probability sampling defines), so the same trace
+//! gets the same decision in every process, batch and restart; see [`sampling`].
+
+pub mod config;
+mod metrics;
+pub mod sampling;
+
+#[cfg(test)]
+mod testutil;
+
+pub use config::{ConfigDuration, ConfigError};
+pub use sampling::{
+    Decided, HeadSampler, HeadSamplingConfig, PolicyConfig, Reason, SamplingConfig, SamplingStats, TailPolicy,
+    TailSampler, TailSamplingConfig, Verdict, long_term_keep,
+};
