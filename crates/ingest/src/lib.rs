@@ -15,6 +15,7 @@ pub mod loki_push;
 pub mod otlp_json;
 pub mod otlp_logs;
 pub mod otlp_metrics;
+pub mod otlp_traces;
 pub mod proto;
 pub mod remote_write;
 

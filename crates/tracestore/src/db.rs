@@ -29,8 +29,20 @@ pub struct Options {
     /// Blocks older than this go through the long-term filter (tail sampling at retention
     /// time) once; 0 = never.
     pub long_term_after_ns: u64,
+    /// Most spans a trace may gather in the head (between two cuts); spans beyond are
+    /// refused. 0 = no limit.
+    pub max_spans_per_trace: u32,
     /// WAL settings.
     pub wal: seer_wal::Options,
+}
+
+/// What happened to the spans of a push.
+#[derive(Debug, Default, PartialEq)]
+pub struct PushOutcome {
+    /// Spans stored.
+    pub accepted: usize,
+    /// Traces over `max_spans_per_trace`, with the number of their spans refused.
+    pub too_large: Vec<(TraceId, usize)>,
 }
 
 impl Default for Options {
@@ -42,6 +54,7 @@ impl Default for Options {
             zstd_level: 3,
             retention_ns: 14 * 24 * 3_600_000_000_000,
             long_term_after_ns: 0,
+            max_spans_per_trace: 100_000,
             wal: seer_wal::Options::default(),
         }
     }
@@ -283,21 +296,42 @@ impl TraceDb {
         })
     }
 
+    /// The limit of spans per trace in the head.
+    pub fn max_spans_per_trace(&self) -> u32 {
+        self.opts.max_spans_per_trace
+    }
+
     /// Stores spans (any mix of traces). They are in the WAL when this returns.
-    pub fn push(&self, spans: Vec<Span>) -> Result<usize, Error> {
-        let n = spans.len();
-        if n == 0 {
-            return Ok(0);
+    pub fn push(&self, spans: Vec<Span>) -> Result<PushOutcome, Error> {
+        let mut out = PushOutcome::default();
+        if spans.is_empty() {
+            return Ok(out);
         }
-        let groups = group_by_trace(spans);
+        let mut groups = group_by_trace(spans);
+        let mut w = self.writer.write().unwrap_or_else(|e| e.into_inner());
+        let max = self.opts.max_spans_per_trace;
+        if max > 0 {
+            for (id, spans) in groups.iter_mut() {
+                let have = w.head.traces.get(id).map_or(0, |t| t.spans);
+                let room = max.saturating_sub(have) as usize;
+                if spans.len() > room {
+                    out.too_large.push((*id, spans.len() - room));
+                    spans.truncate(room);
+                }
+            }
+            groups.retain(|(_, s)| !s.is_empty());
+        }
+        if groups.is_empty() {
+            return Ok(out);
+        }
         let mut frags = Vec::with_capacity(groups.len());
         let rec = encode_record(&groups, &mut frags);
-        let mut w = self.writer.write().unwrap_or_else(|e| e.into_inner());
         w.wal.log(&rec)?;
         for ((id, spans), f) in groups.iter().zip(&frags) {
             w.head.add(*id, f, spans);
+            out.accepted += spans.len();
         }
-        Ok(n)
+        Ok(out)
     }
 
     /// All spans of a trace, merged from the head and every block holding part of it;
@@ -613,6 +647,11 @@ mod tests {
         db.push(vec![span(3, 9, 2, "db", "select", 3_000_050, 10)]).unwrap();
         assert_eq!(db.trace(&[3; 16]).unwrap().unwrap().len(), 3);
         assert!(db.trace(&[99; 16]).unwrap().is_none());
+        // The spans-per-trace limit refuses the excess of a trace.
+        let small = TraceDb::open(&tmp("limit"), Options { max_spans_per_trace: 2, ..Options::default() }).unwrap();
+        let spans: Vec<Span> = (1..=3u8).map(|i| span(5, i, 0, "s", "op", 1, 1)).collect();
+        let out = small.push(spans).unwrap();
+        assert_eq!((out.accepted, out.too_large), (2, vec![([5; 16], 1)]));
         let mut n = 0;
         db.scan(0, u64::MAX, &mut |t| {
             assert!(!t.spans.is_empty());

@@ -26,6 +26,6 @@ mod storage;
 
 pub use block::{BlockMeta, Dictionary, Operations, TagScope, TagValue, Tags};
 pub use codec::{dedup_spans, decode_fragment, encode_fragment};
-pub use db::{FoundTrace, Options, Stats, TraceDb, group_by_trace};
+pub use db::{FoundTrace, Options, PushOutcome, Stats, TraceDb, group_by_trace};
 pub use error::Error;
 pub use storage::TraceStorage;
