@@ -17,6 +17,7 @@
 pub mod config;
 mod metrics;
 pub mod sampling;
+pub mod spanmetrics;
 
 #[cfg(test)]
 mod testutil;
@@ -26,3 +27,4 @@ pub use sampling::{
     Decided, HeadSampler, HeadSamplingConfig, PolicyConfig, Reason, SamplingConfig, SamplingStats, TailPolicy,
     TailSampler, TailSamplingConfig, Verdict, long_term_keep,
 };
+pub use spanmetrics::{SpanMetrics, SpanMetricsConfig};
