@@ -17,6 +17,7 @@
 pub mod config;
 mod metrics;
 pub mod sampling;
+pub mod servicegraph;
 pub mod spanmetrics;
 
 #[cfg(test)]
@@ -27,4 +28,5 @@ pub use sampling::{
     Decided, HeadSampler, HeadSamplingConfig, PolicyConfig, Reason, SamplingConfig, SamplingStats, TailPolicy,
     TailSampler, TailSamplingConfig, Verdict, long_term_keep,
 };
+pub use servicegraph::{Edge, ServiceGraph, ServiceGraphConfig};
 pub use spanmetrics::{SpanMetrics, SpanMetricsConfig};
