@@ -368,6 +368,7 @@ mod tests {
         // frontend at the default 10 %: 2000 expected, 4 sigma = 4 * sqrt(20000 * 0.1 * 0.9) = 169.7.
         let fe = count("frontend") as f64;
         assert!((fe - 2000.0).abs() <= four_sigma(n as f64, 0.1), "frontend kept {fe}");
+        assert_eq!(fe, 2056.0, "the figure this seed gives");
         assert_eq!(s.stats().spans(true, Reason::Head), n as u64 + fe as u64);
         assert_eq!(s.stats().spans(false, Reason::Head), 3 * n as u64 - (n as u64 + fe as u64));
     }

@@ -20,7 +20,7 @@ pub struct TailSamplingConfig {
     #[serde(default = "d_wait")]
     pub decision_wait: ConfigDuration,
     /// A trace is decided at the latest this long after its first span arrived, even if
-    /// spans keep coming (30s).
+    /// spans keep coming (30s; taken as `decision_wait` when shorter).
     #[serde(default = "d_max_wait")]
     pub max_decision_wait: ConfigDuration,
     /// Traces buffered at most; when full, the oldest is decided early (50000).
