@@ -1,29 +1,35 @@
 //! Seer's network edge: one HTTP router for every compatible API (Prometheus remote write
-//! and HTTP API, OTLP/HTTP, lifecycle endpoints, Seer's own metrics) and the OTLP gRPC
-//! services. One file per compatible API; each maps its errors to the peer's format.
+//! and HTTP API, Loki, Tempo, Jaeger, OTLP/HTTP, lifecycle endpoints, Seer's own metrics) and
+//! the OTLP gRPC services. One file per compatible API; each maps its errors to the peer's format.
 //!
 //! Owns: routes, request limits, content negotiation, tenant extraction, and the wording
 //! and status codes of responses.
 //! Must not: contain query or storage logic (it calls `seer-tsdb`, `seer-ingest` and
 //! `seer-agent`), or block the async runtime (storage calls run in `spawn_blocking`).
 
+mod jaeger;
 mod lifecycle;
 mod loki;
 mod otlp;
 mod otlp_logs;
+mod otlp_traces;
 mod prometheus;
 mod query;
 mod remote_read;
 mod remote_write;
 pub mod selector;
 mod telemetry;
+mod tempo;
 pub mod timeparam;
+mod trace_pipeline;
 
 pub use loki::RateLimiter;
 pub use otlp::OtlpMetricsGrpc;
 pub use otlp_logs::OtlpLogsGrpc;
+pub use otlp_traces::OtlpTracesGrpc;
 pub use query::QueryLimits;
 pub use telemetry::Telemetry;
+pub use trace_pipeline::{ProcessingConfig, TenantProcessing, TracePipeline};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -32,6 +38,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use seer_logstore::LogStorage;
 use seer_model::TenantId;
+use seer_tracestore::TraceStorage;
 use seer_tsdb::Storage;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -52,6 +59,12 @@ pub struct ApiLimits {
     pub log_ingestion_rate: f64,
     /// Log ingestion burst per tenant, bytes.
     pub log_ingestion_burst: f64,
+    /// Per-span limits of trace ingestion.
+    pub spans: seer_ingest::otlp_traces::SpanLimits,
+    /// Trace ingestion rate per tenant, bytes of OTLP per second (0 = unlimited).
+    pub trace_ingestion_rate: f64,
+    /// Trace ingestion burst per tenant, bytes.
+    pub trace_ingestion_burst: f64,
 }
 
 impl Default for ApiLimits {
@@ -63,6 +76,9 @@ impl Default for ApiLimits {
             logs: seer_logstore::LogLimits::default(),
             log_ingestion_rate: 4.0 * 1048576.0,
             log_ingestion_burst: 6.0 * 1048576.0,
+            spans: seer_ingest::otlp_traces::SpanLimits::default(),
+            trace_ingestion_rate: 15.0 * 1048576.0,
+            trace_ingestion_burst: 20.0 * 1048576.0,
         }
     }
 }
@@ -74,6 +90,13 @@ pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
 pub struct AppState {
     storage: OnceLock<Arc<Storage>>,
     logs: OnceLock<Arc<LogStorage>>,
+    traces: OnceLock<Arc<TraceStorage>>,
+    /// Sampling, span metrics and service graph of incoming spans.
+    pub trace_pipeline: Arc<TracePipeline>,
+    /// Per-span limits.
+    pub(crate) span_limits: seer_ingest::otlp_traces::SpanLimits,
+    /// Per-tenant trace ingestion rate.
+    pub(crate) trace_rate: RateLimiter,
     /// Log push limits.
     pub(crate) log_limits: seer_logstore::LogLimits,
     /// Per-tenant log ingestion rate.
@@ -122,6 +145,10 @@ impl AppState {
         AppState {
             storage: OnceLock::new(),
             logs: OnceLock::new(),
+            traces: OnceLock::new(),
+            trace_pipeline: Arc::new(TracePipeline::pass_through()),
+            span_limits: limits.spans.clone(),
+            trace_rate: RateLimiter::new(limits.trace_ingestion_rate, limits.trace_ingestion_burst),
             log_limits: limits.logs.clone(),
             log_rate: RateLimiter::new(limits.log_ingestion_rate, limits.log_ingestion_burst),
             tails: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -153,6 +180,15 @@ impl AppState {
 
     pub(crate) fn logs(&self) -> Result<&Arc<LogStorage>, NotReady> {
         self.logs.get().ok_or(NotReady)
+    }
+
+    /// Attaches the trace store (before `set_storage`, which marks the server ready).
+    pub fn set_traces(&self, t: Arc<TraceStorage>) {
+        let _ = self.traces.set(t);
+    }
+
+    pub(crate) fn traces(&self) -> Result<&Arc<TraceStorage>, NotReady> {
+        self.traces.get().ok_or(NotReady)
     }
 
     /// Attaches the scrape manager (for the targets API).
@@ -210,6 +246,22 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/loki/api/v1/format_query", get(loki::format_query).post(loki::format_query))
         .route("/loki/api/v1/status/buildinfo", get(loki::buildinfo))
         .route("/loki/api/v1/tail", get(loki::tail))
+        .route("/v1/traces", post(otlp_traces::http_traces))
+        .route("/api/traces/{id}", get(tempo::trace_v1))
+        .route("/api/v2/traces/{id}", get(tempo::trace_v2))
+        .route("/api/search", get(tempo::search))
+        .route("/api/search/tags", get(tempo::tags_v1))
+        .route("/api/v2/search/tags", get(tempo::tags_v2))
+        .route("/api/search/tag/{tag}/values", get(tempo::tag_values_v1))
+        .route("/api/v2/search/tag/{tag}/values", get(tempo::tag_values_v2))
+        .route("/api/echo", get(tempo::echo))
+        .route("/api/status/buildinfo", get(tempo::buildinfo))
+        .route("/jaeger/api/services", get(jaeger::services))
+        .route("/jaeger/api/services/{service}/operations", get(jaeger::service_operations))
+        .route("/jaeger/api/operations", get(jaeger::operations))
+        .route("/jaeger/api/traces", get(jaeger::search))
+        .route("/jaeger/api/traces/{id}", get(jaeger::trace))
+        .route("/jaeger/api/dependencies", get(jaeger::dependencies))
         .route("/api/v1/read", post(remote_read::handler))
         .route("/v1/metrics", post(otlp::http_metrics))
         .route("/v1/logs", post(otlp_logs::http_logs))

@@ -32,21 +32,34 @@ impl RateLimiter {
         RateLimiter { bytes_per_sec, burst: burst.max(bytes_per_sec), buckets: Mutex::new(HashMap::new()) }
     }
 
-    /// Takes the bytes of `streams` from the tenant's bucket, or says in Loki's words why not.
-    /// Returns the number of lines counted.
-    pub fn admit(&self, tenant: &str, streams: &[seer_model::LogStream]) -> Result<usize, String> {
-        let bytes: usize = streams.iter().flat_map(|st| st.entries.iter()).map(|e| e.size()).sum();
-        let lines: usize = streams.iter().map(|st| st.entries.len()).sum();
-        if bytes == 0 || self.bytes_per_sec <= 0.0 {
-            return Ok(lines);
+    /// The configured rate, bytes per second.
+    pub fn rate(&self) -> f64 {
+        self.bytes_per_sec
+    }
+
+    /// Takes `bytes` from the tenant's bucket; false when the bucket does not hold them.
+    pub fn take(&self, tenant: &str, bytes: f64) -> bool {
+        if bytes <= 0.0 || self.bytes_per_sec <= 0.0 {
+            return true;
         }
         let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         let e = b.entry(tenant.to_string()).or_insert((self.burst, now));
         e.0 = (e.0 + now.duration_since(e.1).as_secs_f64() * self.bytes_per_sec).min(self.burst);
         e.1 = now;
-        if e.0 >= bytes as f64 {
-            e.0 -= bytes as f64;
+        if e.0 >= bytes {
+            e.0 -= bytes;
+            return true;
+        }
+        false
+    }
+
+    /// Takes the bytes of `streams` from the tenant's bucket, or says in Loki's words why not.
+    /// Returns the number of lines counted.
+    pub fn admit(&self, tenant: &str, streams: &[seer_model::LogStream]) -> Result<usize, String> {
+        let bytes: usize = streams.iter().flat_map(|st| st.entries.iter()).map(|e| e.size()).sum();
+        let lines: usize = streams.iter().map(|st| st.entries.len()).sum();
+        if self.take(tenant, bytes as f64) {
             return Ok(lines);
         }
         Err(format!(

@@ -45,7 +45,7 @@ impl Default for Options {
             head_max_age: Duration::from_secs(30 * 60),
             chunk_bytes: 8 << 20,
             seal_bytes: 256 << 10,
-            zstd_level: 7,
+            zstd_level: 8,
             retention_ns: 0,
             wal: seer_wal::Options::default(),
         }

@@ -34,6 +34,9 @@ pub struct Config {
     /// Log store: retention and Loki's push limits.
     #[serde(default)]
     pub logs: LogsConfig,
+    /// Trace store: retention, limits, sampling, span metrics and service graphs.
+    #[serde(default)]
+    pub traces: TracesConfig,
     /// Listen addresses and data directory (command-line flags win).
     #[serde(default)]
     pub server: ServerConfig,
@@ -338,6 +341,113 @@ impl LogsConfig {
             retention_ns: self.retention_period.0.as_nanos() as i64,
             wal,
             ..seer_logstore::Options::default()
+        }
+    }
+}
+
+/// Sampling, span metrics and service graphs of one tenant (`traces:` and `traces.tenants.<id>:`).
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TraceProcessingConfig {
+    /// Head and tail sampling.
+    pub sampling: seer_traceproc::sampling::SamplingConfig,
+    /// Span metrics into the metrics store.
+    pub span_metrics: seer_traceproc::spanmetrics::SpanMetricsConfig,
+    /// Service-graph metrics into the metrics store.
+    pub service_graphs: seer_traceproc::servicegraph::ServiceGraphConfig,
+}
+
+impl TraceProcessingConfig {
+    fn to_api(&self) -> seer_api::TenantProcessing {
+        seer_api::TenantProcessing {
+            sampling: self.sampling.clone(),
+            span_metrics: self.span_metrics.clone(),
+            service_graph: self.service_graphs.clone(),
+        }
+    }
+}
+
+/// `traces:`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracesConfig {
+    /// Delete trace blocks older than this (14d, as Tempo's `block_retention`; 0s keeps everything).
+    pub retention_period: PromDuration,
+    /// With tail sampling on, traces older than this keep only the tail policy's survivors (1h).
+    pub tail_sampling_after: PromDuration,
+    /// Per-tenant ingestion rate in MiB/s of OTLP (15, as Tempo; 0 = unlimited).
+    pub ingestion_rate_mb: f64,
+    /// Per-tenant burst in MiB (20).
+    pub ingestion_burst_size_mb: f64,
+    /// Most attributes per span (1024; 0 = unlimited).
+    pub max_attributes_per_span: usize,
+    /// Longest span name, attribute key or string value (64KB; 0 = unlimited).
+    pub max_attribute_bytes: ByteSize,
+    /// Largest span (1MB; 0 = unlimited).
+    pub max_span_bytes: ByteSize,
+    /// Most spans a trace may gather between two block cuts (100000; 0 = unlimited).
+    pub max_spans_per_trace: u32,
+    /// Head and tail sampling of tenants not listed in `tenants`.
+    pub sampling: seer_traceproc::sampling::SamplingConfig,
+    /// Span metrics of tenants not listed in `tenants`.
+    pub span_metrics: seer_traceproc::spanmetrics::SpanMetricsConfig,
+    /// Service graphs of tenants not listed in `tenants`.
+    pub service_graphs: seer_traceproc::servicegraph::ServiceGraphConfig,
+    /// Per-tenant replacements of `sampling`, `span_metrics` and `service_graphs`.
+    pub tenants: std::collections::BTreeMap<String, TraceProcessingConfig>,
+}
+
+impl Default for TracesConfig {
+    fn default() -> TracesConfig {
+        let l = seer_ingest::otlp_traces::SpanLimits::default();
+        TracesConfig {
+            retention_period: PromDuration(Duration::from_secs(14 * 86_400)),
+            tail_sampling_after: PromDuration(Duration::from_secs(3600)),
+            ingestion_rate_mb: 15.0,
+            ingestion_burst_size_mb: 20.0,
+            max_attributes_per_span: l.max_attributes,
+            max_attribute_bytes: ByteSize(l.max_attribute_bytes as u64),
+            max_span_bytes: ByteSize(l.max_span_bytes as u64),
+            max_spans_per_trace: seer_tracestore::Options::default().max_spans_per_trace,
+            sampling: Default::default(),
+            span_metrics: Default::default(),
+            service_graphs: Default::default(),
+            tenants: Default::default(),
+        }
+    }
+}
+
+impl TracesConfig {
+    /// Per-span limits.
+    pub fn span_limits(&self) -> seer_ingest::otlp_traces::SpanLimits {
+        seer_ingest::otlp_traces::SpanLimits {
+            max_attributes: self.max_attributes_per_span,
+            max_attribute_bytes: self.max_attribute_bytes.0 as usize,
+            max_span_bytes: self.max_span_bytes.0 as usize,
+        }
+    }
+
+    /// Store options, with the metrics store's WAL settings.
+    pub fn store_options(&self, wal: seer_wal::Options) -> seer_tracestore::Options {
+        let tail = self.sampling.tail.enabled || self.tenants.values().any(|t| t.sampling.tail.enabled);
+        seer_tracestore::Options {
+            retention_ns: self.retention_period.0.as_nanos() as u64,
+            long_term_after_ns: if tail { self.tail_sampling_after.0.as_nanos() as u64 } else { 0 },
+            max_spans_per_trace: self.max_spans_per_trace,
+            wal,
+            ..seer_tracestore::Options::default()
+        }
+    }
+
+    /// Sampling, span metrics and service graphs per tenant.
+    pub fn processing(&self) -> seer_api::ProcessingConfig {
+        seer_api::ProcessingConfig {
+            default: seer_api::TenantProcessing {
+                sampling: self.sampling.clone(),
+                span_metrics: self.span_metrics.clone(),
+                service_graph: self.service_graphs.clone(),
+            },
+            tenants: self.tenants.iter().map(|(k, v)| (k.clone(), v.to_api())).collect(),
         }
     }
 }

@@ -111,6 +111,26 @@ impl seer_agent::Appender for ScrapeAppender {
     }
 }
 
+/// Appends the trace pipeline's series (span metrics, service graph, sampling counters) to
+/// each tenant's metrics store.
+fn append_trace_metrics(storage: &Storage, pipeline: &seer_api::TracePipeline) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    for (tenant, series) in pipeline.collect(now) {
+        if series.is_empty() {
+            continue;
+        }
+        let res = storage.tenant(&tenant).map_err(|e| e.to_string()).and_then(|db| {
+            let mut meta = seer_traceproc::spanmetrics::SpanMetrics::metadata();
+            meta.extend(seer_traceproc::servicegraph::ServiceGraph::metadata());
+            meta.extend(seer_traceproc::sampling::SamplingStats::metadata());
+            db.append(&series, &meta).map(|_| ()).map_err(|e| e.to_string())
+        });
+        if let Err(e) = res {
+            log::error("storing span metrics failed", &[("tenant", &tenant), ("err", &e)]);
+        }
+    }
+}
+
 fn serve(flags: Flags) -> Result<()> {
     let loaded = match &flags.config {
         Some(p) => config::load(p)?,
@@ -155,8 +175,16 @@ fn serve(flags: Flags) -> Result<()> {
             logs: cfg.logs.limits(),
             log_ingestion_rate: cfg.logs.ingestion_rate_mb * 1048576.0,
             log_ingestion_burst: cfg.logs.ingestion_burst_size_mb * 1048576.0,
+            spans: cfg.traces.span_limits(),
+            trace_ingestion_rate: cfg.traces.ingestion_rate_mb * 1048576.0,
+            trace_ingestion_burst: cfg.traces.ingestion_burst_size_mb * 1048576.0,
         };
-        let state = Arc::new(AppState::new(limits, data_dir.clone(), default_tenant.clone(), Some(reload_tx)));
+        let pipeline = Arc::new(
+            seer_api::TracePipeline::new(cfg.traces.processing()).map_err(|e| anyhow::anyhow!("config: {e}"))?,
+        );
+        let mut app = AppState::new(limits, data_dir.clone(), default_tenant.clone(), Some(reload_tx));
+        app.trace_pipeline = pipeline.clone();
+        let state = Arc::new(app);
         state.runtime.lock().unwrap_or_else(|e| e.into_inner()).retention = cfg.storage.tsdb.retention_time.to_string();
 
         // 1. Servers first, so /-/healthy answers during WAL replay.
@@ -179,6 +207,7 @@ fn serve(flags: Flags) -> Result<()> {
             tonic::transport::Server::builder()
                 .add_service(OtlpMetricsGrpc::new(state.clone()))
                 .add_service(seer_api::OtlpLogsGrpc::new(state.clone()))
+                .add_service(seer_api::OtlpTracesGrpc::new(state.clone()))
                 .serve_with_incoming_shutdown(tokio_stream_listener(grpc_listener), async move {
                     let _ = srx.wait_for(|v| *v).await;
                 }),
@@ -215,6 +244,14 @@ fn serve(flags: Flags) -> Result<()> {
                 .context("opening the log store")?,
         );
         state.set_logs(logs.clone());
+        let traces_dir = data_dir.join("traces");
+        let trace_opts = cfg.traces.store_options(tsdb_wal.clone());
+        let traces = Arc::new(
+            tokio::task::spawn_blocking(move || seer_tracestore::TraceStorage::open(&traces_dir, trace_opts))
+                .await?
+                .context("opening the trace store")?,
+        );
+        state.set_traces(traces.clone());
         log::info("storage ready", &[("duration", &format!("{:?}", started.elapsed()))]);
         state.set_storage(storage.clone());
 
@@ -223,9 +260,13 @@ fn serve(flags: Flags) -> Result<()> {
         let bg = {
             let storage = storage.clone();
             let logs = logs.clone();
+            let traces = traces.clone();
+            let pipeline = pipeline.clone();
             let running = running.clone();
             std::thread::Builder::new().name("seer-maintenance".into()).spawn(move || {
                 let mut last = Instant::now();
+                let mut last_traces = Instant::now();
+                let mut last_span_metrics = Instant::now();
                 while running.load(Ordering::Relaxed) {
                     std::thread::sleep(Duration::from_millis(100));
                     for (t, e) in storage.sync_if_due() {
@@ -233,6 +274,19 @@ fn serve(flags: Flags) -> Result<()> {
                     }
                     if let Err(e) = logs.maintain() {
                         log::error("log store maintenance failed", &[("err", &e)]);
+                    }
+                    if last_traces.elapsed() >= Duration::from_secs(1) {
+                        last_traces = Instant::now();
+                        let keep = |t: &TenantId, spans: &[seer_model::trace::Span]| pipeline.keep_long(t, spans);
+                        if let Err(e) = traces.maintain(&keep) {
+                            log::error("trace store maintenance failed", &[("err", &e)]);
+                        }
+                    }
+                    // Span metrics, service graph and sampling counters, every 15 s (Tempo's
+                    // metrics-generator collection interval).
+                    if last_span_metrics.elapsed() >= Duration::from_secs(15) {
+                        last_span_metrics = Instant::now();
+                        append_trace_metrics(&storage, &pipeline);
                     }
                     if last.elapsed() >= Duration::from_secs(30) {
                         last = Instant::now();
@@ -337,6 +391,13 @@ fn serve(flags: Flags) -> Result<()> {
             log::error("writing the log head at shutdown failed", &[("err", &e)]);
             if let Err(e) = logs.sync_all() {
                 log::error("log WAL fsync at shutdown failed", &[("err", &e)]);
+            }
+        }
+        append_trace_metrics(&storage, &pipeline);
+        if let Err(e) = traces.close() {
+            log::error("writing the trace head at shutdown failed", &[("err", &e)]);
+            if let Err(e) = traces.sync_all() {
+                log::error("trace WAL fsync at shutdown failed", &[("err", &e)]);
             }
         }
         drop(lock);

@@ -60,3 +60,8 @@ pub(crate) fn check_buckets(field: &str, b: &[f64]) -> Result<(), ConfigError> {
         Err(ConfigError::Buckets(field.to_string()))
     }
 }
+
+/// `true`, for `#[serde(default = ...)]`.
+pub(crate) fn yes() -> bool {
+    true
+}

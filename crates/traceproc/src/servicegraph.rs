@@ -37,8 +37,8 @@ pub const DEFAULT_SERVICE_GRAPH_BUCKETS: [f64; 8] = [0.1, 0.2, 0.4, 0.8, 1.6, 3.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceGraphConfig {
-    /// Whether the tenant's spans feed the service graph (false).
-    #[serde(default)]
+    /// Whether the tenant's spans feed the service graph (true).
+    #[serde(default = "crate::config::yes")]
     pub enabled: bool,
     /// How long a half waits for its pair (10s).
     #[serde(default = "d_wait")]
@@ -78,7 +78,7 @@ fn d_max_series() -> usize {
 impl Default for ServiceGraphConfig {
     fn default() -> ServiceGraphConfig {
         ServiceGraphConfig {
-            enabled: false,
+            enabled: true,
             wait: d_wait(),
             max_items: d_max_items(),
             histogram_buckets: d_buckets(),

@@ -34,8 +34,8 @@ pub const DEFAULT_LATENCY_BUCKETS: [f64; 12] =
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SpanMetricsConfig {
-    /// Whether the tenant's spans feed span metrics (false).
-    #[serde(default)]
+    /// Whether the tenant's spans feed span metrics (true).
+    #[serde(default = "crate::config::yes")]
     pub enabled: bool,
     /// Latency bucket upper bounds in seconds (Tempo's: 0.002 ... 4.10; `+Inf` is implied).
     #[serde(default = "d_buckets")]
@@ -107,7 +107,7 @@ impl Default for IntrinsicDimensions {
 impl Default for SpanMetricsConfig {
     fn default() -> SpanMetricsConfig {
         SpanMetricsConfig {
-            enabled: false,
+            enabled: true,
             histogram_buckets: d_buckets(),
             intrinsic_dimensions: IntrinsicDimensions::default(),
             dimensions: Vec::new(),
