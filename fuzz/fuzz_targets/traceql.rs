@@ -22,7 +22,7 @@ fn span(id: u8, parent: u8, name: &str, kind: SpanKind, start: u64, end: u64, se
             Attr::new("http.status_code", AttrValue::Int(200 + i64::from(id))),
             Attr::new("a", AttrValue::Str(name.to_string())),
             Attr::new("f", AttrValue::Float(f64::from(id) / 2.0)),
-            Attr::new("b", AttrValue::Bool(id % 2 == 0)),
+            Attr::new("b", AttrValue::Bool(id.is_multiple_of(2))),
             Attr::new("arr", AttrValue::Array(vec![AttrValue::Int(1), AttrValue::Str("x".into())])),
         ],
         dropped_attrs: 0,
