@@ -505,7 +505,7 @@ impl Parser {
     }
 
     fn aggregate(&mut self) -> Result<Aggregate, ParseError> {
-        let (line_col, name) = (self.pos, self.bump());
+        let (at, name) = (self.pos, self.bump());
         let op = match &name {
             Tok::Ident(s) if s == "count" => AggregateOp::Count,
             Tok::Ident(s) if s == "avg" => AggregateOp::Avg,
@@ -524,7 +524,7 @@ impl Parser {
         if let Ok(t) = expr_type(&arg)
             && !matches!(t, Type::Int | Type::Float | Type::Duration | Type::Unknown)
         {
-            let t = &self.toks[line_col];
+            let t = &self.toks[at];
             return Err(ParseError {
                 line: t.line,
                 col: t.col,

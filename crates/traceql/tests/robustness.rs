@@ -374,3 +374,29 @@ fn token_soup() {
     println!("traceql token soup: {rounds} queries, {parsed} parsed");
     assert!(parsed > 100, "only {parsed} of {rounds} random queries parsed");
 }
+
+/// Queries just under the nesting limit parse, print, validate and evaluate on the default
+/// test-thread stack (debug build); deeper ones are rejected.
+#[test]
+fn deep_queries_evaluate() {
+    let d = 240;
+    let queries = [
+        format!("{{ {}true{} }}", "(".repeat(d), ")".repeat(d)),
+        format!("{{ {}.b }}", "!".repeat(d)),
+        format!("{{ {} }}", vec![".b = true"; d].join(" && ")),
+        format!("{{ .f > {}0 }}", "-".repeat(d)),
+        format!("{{ {} = 1 }}", vec!["1"; d].join(" ^ ")),
+        vec!["{ .b }"; d].join(" >> "),
+        vec!["{ }"; d].join(" || "),
+        format!("{}{{ }}{}", "(".repeat(d / 2), " | count() > 0)".repeat(d / 2)),
+        format!("count() > {}0{}", "(".repeat(d), ")".repeat(d)),
+    ];
+    for q in &queries {
+        assert!(seer_traceql::parse(q).is_ok(), "{}...: {:?}", &q[..40.min(q.len())], seer_traceql::parse(q).err());
+        check(q.as_bytes());
+        let deeper = q.replace("(", "((").replace(")", "))").replace("!", "!!").replace("-", "--");
+        if deeper != *q {
+            assert!(seer_traceql::parse(&deeper).is_err(), "{}...", &deeper[..40]);
+        }
+    }
+}
