@@ -958,9 +958,14 @@ impl<'a> Trace<'a> {
     }
 
     fn coalesce(&self, sets: Vec<SpanSet>) -> Vec<SpanSet> {
-        let mut spans: Vec<MatchedSpan> = Vec::new();
-        for s in &sets {
-            spans = union_spans(&spans, &s.spans);
+        let mut all: Vec<MatchedSpan> = sets.into_iter().flat_map(|s| s.spans).collect();
+        all.sort_by_key(|m| m.index);
+        let mut spans: Vec<MatchedSpan> = Vec::with_capacity(all.len());
+        for m in all {
+            match spans.last_mut() {
+                Some(last) if last.index == m.index => merge_attrs(&mut last.attributes, &m.attributes),
+                _ => spans.push(m),
+            }
         }
         if spans.is_empty() {
             return Vec::new();

@@ -400,3 +400,45 @@ fn deep_queries_evaluate() {
         }
     }
 }
+
+/// Structural operators, grouping and aggregates stay linear-ish on a large, deep trace, and
+/// pairing thousands of spansets on both sides of an operator is refused.
+#[test]
+fn large_trace() {
+    let n = 10_000usize;
+    let spans: Vec<Span> = (0..n)
+        .map(|i| {
+            // A chain of 100-span runs, each hanging off the previous run's first span.
+            let id = i as u64 + 1;
+            let parent = if i == 0 {
+                0
+            } else if i % 100 == 0 {
+                id - 100
+            } else {
+                id - 1
+            };
+            let mut s = span(1, 0, "x", SpanKind::Internal, 1_000 + id, 2_000 + id, "svc");
+            s.span_id = id.to_be_bytes();
+            s.parent_span_id = parent.to_be_bytes();
+            s
+        })
+        .collect();
+    let start = std::time::Instant::now();
+    for q in [
+        "{ } >> { }",
+        "{ } << { }",
+        "{ } ~ { }",
+        "{ } !> { }",
+        "{ } &>> { }",
+        "{ } | by(span:id) | count() = 1 | coalesce()",
+        "{ } | avg(duration) > 1ns",
+        "{ nestedSetLeft > 0 } > { childCount = 1 }",
+    ] {
+        let q = seer_traceql::parse_and_validate(q).unwrap();
+        let sets = seer_traceql::eval(&q, &spans).unwrap();
+        assert_eq!(sets.len(), 1, "{q}");
+    }
+    let q = seer_traceql::parse_and_validate("({ } | by(span:id)) && ({ } | by(span:id))").unwrap();
+    assert!(matches!(seer_traceql::eval(&q, &spans), Err(seer_traceql::EvalError::TooComplex(_))));
+    assert!(start.elapsed() < std::time::Duration::from_secs(20), "{:?}", start.elapsed());
+}
