@@ -6,6 +6,7 @@ mod ingest;
 mod logs;
 mod proc;
 mod query;
+mod traces;
 mod workload;
 
 fn main() {
@@ -14,9 +15,10 @@ fn main() {
         Some("ingest") => ingest::run(&args[1..]),
         Some("query") => query::run(&args[1..]),
         Some("logs") => logs::run(&args[1..]),
+        Some("traces") => traces::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: seer-bench ingest [--series N] [--hours H] [--seer PATH] [--out DIR] [--prometheus PATH]\n       seer-bench query [--instances N] [--hours H] [--rounds R] [--seer PATH] [--out DIR] [--prometheus PATH]\n       seer-bench logs [--gb G] [--hours H] [--seer PATH] [--out DIR]"
+                "usage: seer-bench ingest [--series N] [--hours H] [--seer PATH] [--out DIR] [--prometheus PATH]\n       seer-bench query [--instances N] [--hours H] [--rounds R] [--seer PATH] [--out DIR] [--prometheus PATH]\n       seer-bench logs [--gb G] [--hours H] [--seer PATH] [--out DIR]\n       seer-bench traces [--spans N] [--seer PATH] [--out DIR]"
             );
             std::process::exit(2);
         }

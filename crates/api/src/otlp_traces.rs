@@ -39,7 +39,7 @@ pub(crate) fn ingest_traces(
     if !t.spans.is_empty() && !state.trace_rate.take(tenant.as_str(), wire_bytes as f64) {
         return Err(Failure::RateLimited(format!(
             "RATE_LIMITED: ingestion rate limit ({} bytes/s) exceeded while adding {wire_bytes} bytes for tenant {} \
-             (limits.traces.ingestion_rate_bytes)",
+             (traces.ingestion_rate_mb)",
             state.trace_rate.rate() as u64,
             tenant.as_str()
         )));
@@ -57,7 +57,7 @@ pub(crate) fn ingest_traces(
         for (id, n) in out.too_large.iter().take(10) {
             messages.push(format!(
                 "TRACE_TOO_LARGE: {n} spans of trace {} refused: the trace would exceed the limit of {} spans \
-                 (limits.traces.max_spans_per_trace)",
+                 (traces.max_spans_per_trace)",
                 seer_model::trace::hex_id(id),
                 db.max_spans_per_trace()
             ));

@@ -53,7 +53,9 @@ pub fn attr_value(v: Option<&AnyValue>) -> AttrValue {
         Some(any_value::Value::IntValue(i)) => AttrValue::Int(*i),
         Some(any_value::Value::DoubleValue(f)) => AttrValue::Float(*f),
         Some(any_value::Value::BytesValue(b)) => AttrValue::Bytes(b.clone()),
-        Some(any_value::Value::ArrayValue(a)) => AttrValue::Array(a.values.iter().map(|v| attr_value(Some(v))).collect()),
+        Some(any_value::Value::ArrayValue(a)) => {
+            AttrValue::Array(a.values.iter().map(|v| attr_value(Some(v))).collect())
+        }
         Some(any_value::Value::KvlistValue(m)) => AttrValue::Map(attrs(&m.values)),
     }
 }
@@ -172,7 +174,7 @@ pub fn translate(req: &ExportTraceServiceRequest, limits: &SpanLimits) -> Transl
                 let what = || format!("span {} of trace {}", hex_id(&span_id), hex_id(&trace_id));
                 if limits.max_attributes > 0 && span_attrs.len() > limits.max_attributes {
                     out.refuse(format!(
-                        "{}: {} attributes, more than the limit of {} (limits.traces.max_attributes_per_span)",
+                        "{}: {} attributes, more than the limit of {} (traces.max_attributes_per_span)",
                         what(),
                         span_attrs.len(),
                         limits.max_attributes
@@ -191,7 +193,7 @@ pub fn translate(req: &ExportTraceServiceRequest, limits: &SpanLimits) -> Transl
                 if limits.max_attribute_bytes > 0 && longest > limits.max_attribute_bytes {
                     out.refuse(format!(
                         "{}: a name or attribute of {longest} bytes, more than the limit of {} bytes \
-                         (limits.traces.max_attribute_bytes)",
+                         (traces.max_attribute_bytes)",
                         what(),
                         limits.max_attribute_bytes
                     ));
@@ -199,7 +201,7 @@ pub fn translate(req: &ExportTraceServiceRequest, limits: &SpanLimits) -> Transl
                 }
                 if limits.max_span_bytes > 0 && size > limits.max_span_bytes {
                     out.refuse(format!(
-                        "{}: {size} bytes, more than the limit of {} bytes (limits.traces.max_span_bytes)",
+                        "{}: {size} bytes, more than the limit of {} bytes (traces.max_span_bytes)",
                         what(),
                         limits.max_span_bytes
                     ));
@@ -246,7 +248,9 @@ pub fn to_any_value(v: &AttrValue) -> AnyValue {
         AttrValue::Int(i) => Some(any_value::Value::IntValue(*i)),
         AttrValue::Float(f) => Some(any_value::Value::DoubleValue(*f)),
         AttrValue::Bytes(b) => Some(any_value::Value::BytesValue(b.clone())),
-        AttrValue::Array(a) => Some(any_value::Value::ArrayValue(ArrayValue { values: a.iter().map(to_any_value).collect() })),
+        AttrValue::Array(a) => {
+            Some(any_value::Value::ArrayValue(ArrayValue { values: a.iter().map(to_any_value).collect() }))
+        }
         AttrValue::Map(m) => Some(any_value::Value::KvlistValue(KeyValueList { values: to_key_values(m) })),
     };
     AnyValue { value }
@@ -349,7 +353,9 @@ mod tests {
 
     fn conformance(name: &str) -> Vec<u8> {
         std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/jaeger/integration/traces").join(name),
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/conformance/jaeger/integration/traces")
+                .join(name),
         )
         .unwrap()
     }
@@ -373,7 +379,10 @@ mod tests {
         req.resource_spans[0].scope_spans[0].spans[0].span_id = vec![1, 2];
         let t = translate(&req, &SpanLimits::default());
         assert_eq!(t.rejected, 1);
-        assert_eq!(t.spans.len() + 1, req.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum::<usize>());
+        assert_eq!(
+            t.spans.len() + 1,
+            req.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum::<usize>()
+        );
         assert!(t.messages[0].contains("span id must be 8 bytes"), "{}", t.messages[0]);
         let limits = SpanLimits { max_attributes: 0, max_attribute_bytes: 3, max_span_bytes: 0 };
         let t = translate(&req, &limits);

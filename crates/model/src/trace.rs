@@ -220,7 +220,10 @@ mod tests {
     fn trace_ids() {
         let id = parse_trace_id("abc").unwrap();
         assert_eq!(hex_id(&id), "00000000000000000000000000000abc");
-        assert_eq!(parse_trace_id("0123456789abcdef0123456789ABCDEF").map(|i| hex_id(&i)).unwrap(), "0123456789abcdef0123456789abcdef");
+        assert_eq!(
+            parse_trace_id("0123456789abcdef0123456789ABCDEF").map(|i| hex_id(&i)).unwrap(),
+            "0123456789abcdef0123456789abcdef"
+        );
         assert!(parse_trace_id("").is_none());
         assert!(parse_trace_id("xyz").is_none());
         assert!(parse_trace_id(&"1".repeat(33)).is_none());

@@ -381,14 +381,8 @@ impl Block {
         }
         let word = |i: usize| u64::from_be_bytes(footer[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
         let (table_offset, traces, rest_offset, rest_len) = (word(0), word(1), word(2), word(3));
-        let meta = BlockMeta {
-            mint: word(4),
-            maxt: word(5),
-            traces,
-            spans: word(6),
-            wal_next: word(7),
-            long_term: word(8),
-        };
+        let meta =
+            BlockMeta { mint: word(4), maxt: word(5), traces, spans: word(6), wal_next: word(7), long_term: word(8) };
         let table_len = traces.checked_mul(ENTRY_LEN as u64).unwrap_or(u64::MAX);
         if table_offset < HEADER_LEN
             || table_offset.saturating_add(table_len).saturating_add(4) != rest_offset
@@ -422,7 +416,11 @@ impl Block {
     /// Reads one trace-table entry.
     pub fn entry(&self, ordinal: u32) -> Result<TraceEntry, Error> {
         if ordinal as u64 >= self.meta.traces {
-            return Err(Error::Corrupt { what: "trace index", path: self.path.clone(), detail: "ordinal out of range".into() });
+            return Err(Error::Corrupt {
+                what: "trace index",
+                path: self.path.clone(),
+                detail: "ordinal out of range".into(),
+            });
         }
         let mut buf = [0u8; ENTRY_LEN];
         let at = self.table_offset + ordinal as u64 * ENTRY_LEN as u64;
@@ -432,6 +430,12 @@ impl Block {
 
     /// Reads and decompresses one page.
     pub fn page(&self, page: u32) -> Result<Vec<u8>, Error> {
+        let mut d = zstd::bulk::Decompressor::new().map_err(Error::io("zstd context", &self.path))?;
+        self.page_with(page, &mut d)
+    }
+
+    /// Reads and decompresses one page with a reused zstd context (scans read many pages).
+    pub fn page_with(&self, page: u32, dctx: &mut zstd::bulk::Decompressor<'static>) -> Result<Vec<u8>, Error> {
         let corrupt = |detail: String| Error::Corrupt { what: "page", path: self.path.clone(), detail };
         let Some(p) = self.pages.get(page as usize) else {
             return Err(corrupt(format!("page {page} does not exist")));
@@ -442,7 +446,7 @@ impl Block {
         if crc32(z).to_be_bytes() != crc {
             return Err(corrupt(format!("checksum mismatch at offset {}", p.offset)));
         }
-        zstd::bulk::decompress(z, p.raw as usize).map_err(|e| corrupt(e.to_string()))
+        dctx.decompress(z, p.raw as usize).map_err(|e| corrupt(e.to_string()))
     }
 
     /// Decodes the spans of the trace at `e` from its decompressed page.
@@ -515,7 +519,10 @@ mod tests {
         for t in 1..=50u8 {
             traces.push(TraceToWrite {
                 id: [t; 16],
-                spans: vec![span(t, 1, 0, "front", "GET /", 1_000 * t as u64, 500), span(t, 2, 1, "back", "q", 1_100, 10)],
+                spans: vec![
+                    span(t, 1, 0, "front", "GET /", 1_000 * t as u64, 500),
+                    span(t, 2, 1, "back", "q", 1_100, 10),
+                ],
             });
         }
         let p = write(&dir, &traces, 3, false, 1024, 3).unwrap();

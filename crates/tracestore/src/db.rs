@@ -358,8 +358,11 @@ impl TraceDb {
         }
         for t in frozen.iter().chain(head.iter()) {
             found = true;
-            decode_head_trace(id, t, &mut spans)
-                .map_err(|e| Error::Corrupt { what: "head trace", path: self.dir.clone(), detail: e.to_string() })?;
+            decode_head_trace(id, t, &mut spans).map_err(|e| Error::Corrupt {
+                what: "head trace",
+                path: self.dir.clone(),
+                detail: e.to_string(),
+            })?;
         }
         if !found {
             return Ok(None);
@@ -399,6 +402,7 @@ impl TraceDb {
                 return Ok(());
             }
         }
+        let mut dctx = zstd::bulk::Decompressor::new().map_err(Error::io("zstd context", &self.dir))?;
         for b in blocks {
             let mut entries: Vec<TraceEntry> =
                 b.entries()?.into_iter().filter(|e| overlaps(e.start_ns, e.end_ns) && !seen.contains(&e.id)).collect();
@@ -421,7 +425,7 @@ impl TraceDb {
                     }
                 } else {
                     if e.page != page_no {
-                        page = b.page(e.page)?;
+                        page = b.page_with(e.page, &mut dctx)?;
                         page_no = e.page;
                     }
                     let mut s = Vec::with_capacity(e.spans as usize);
@@ -494,8 +498,11 @@ impl TraceDb {
         let mut traces = Vec::with_capacity(ids.len());
         for id in ids {
             let mut spans = Vec::new();
-            decode_head_trace(id, &frozen.0[id], &mut spans)
-                .map_err(|e| Error::Corrupt { what: "head trace", path: self.dir.clone(), detail: e.to_string() })?;
+            decode_head_trace(id, &frozen.0[id], &mut spans).map_err(|e| Error::Corrupt {
+                what: "head trace",
+                path: self.dir.clone(),
+                detail: e.to_string(),
+            })?;
             codec::dedup_spans(&mut spans);
             traces.push(TraceToWrite { id: *id, spans });
         }

@@ -25,7 +25,7 @@ mod error;
 mod storage;
 
 pub use block::{BlockMeta, Dictionary, Operations, TagScope, TagValue, Tags};
-pub use codec::{dedup_spans, decode_fragment, encode_fragment};
+pub use codec::{decode_fragment, dedup_spans, encode_fragment};
 pub use db::{FoundTrace, Options, PushOutcome, Stats, TraceDb, group_by_trace};
 pub use error::Error;
 pub use storage::TraceStorage;

@@ -1,6 +1,6 @@
 //! Every tenant's trace store under one directory.
 
-use crate::db::{TraceDb, Options};
+use crate::db::{Options, TraceDb};
 use crate::error::Error;
 use seer_model::TenantId;
 use std::collections::HashMap;
