@@ -702,3 +702,120 @@ fn kill_9_while_spans_stream_in_loses_no_acknowledged_span() {
         acked.len() as u64 * SPANS
     );
 }
+
+/// `n` traces of one span of `service`, trace ids from a seeded generator (random in their
+/// rightmost 7 bytes, as SDKs make them); every `error_every`-th trace has an error status.
+fn sampled_batch(service: &str, first: u64, n: u64, error_every: u64, start_ns: u64) -> (ExportTraceServiceRequest, Vec<(String, bool)>) {
+    use seer_ingest::proto::otlp::resource::Resource;
+    use seer_ingest::proto::otlp::trace::{ScopeSpans, Span, Status};
+    let mut ids = Vec::new();
+    let spans = (first..first + n)
+        .map(|i| {
+            let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
+            x ^= x >> 29;
+            x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            x ^= x >> 32;
+            let mut tid = [0u8; 16];
+            tid[..8].copy_from_slice(&i.to_be_bytes());
+            tid[8..].copy_from_slice(&x.to_be_bytes());
+            let error = error_every > 0 && i % error_every == 0;
+            ids.push((hex(&tid), error));
+            Span {
+                trace_id: tid.to_vec(),
+                span_id: 7u64.to_be_bytes().to_vec(),
+                name: "op".into(),
+                kind: 2,
+                start_time_unix_nano: start_ns + i * 1000,
+                end_time_unix_nano: start_ns + i * 1000 + 1_000_000,
+                status: error.then(|| Status { message: "boom".into(), code: 2 }),
+                ..Default::default()
+            }
+        })
+        .collect();
+    let req = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![KeyValue { key: "service.name".into(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(service.into())) }) }],
+                dropped_attributes_count: 0,
+            }),
+            scope_spans: vec![ScopeSpans { scope: None, spans, schema_url: String::new() }],
+            schema_url: String::new(),
+        }],
+    };
+    (req, ids)
+}
+
+fn stored(addr: std::net::SocketAddr, ids: &[(String, bool)]) -> (usize, usize) {
+    let mut kept = 0;
+    let mut errors_kept = 0;
+    for (id, error) in ids {
+        if get(addr, &format!("/api/traces/{id}")).status == 200 {
+            kept += 1;
+            errors_kept += *error as usize;
+        }
+    }
+    (kept, errors_kept)
+}
+
+fn promql(addr: std::net::SocketAddr, q: &str) -> f64 {
+    let v = get(addr, &format!("/api/v1/query?query={}", enc(q))).json();
+    v["data"]["result"][0]["value"][1].as_str().unwrap_or_else(|| panic!("{q}: {v}")).parse().unwrap()
+}
+
+#[test]
+fn sampling_policies_and_span_metrics_counted_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    let cfg = "traces:\n  ingestion_rate_mb: 0\n  tail_sampling_after: 1s\n  sampling:\n    head:\n      services: {logging: 1, payment: 100}\n    tail:\n      enabled: true\n      policies:\n        - {type: error}\n        - {type: probabilistic, percent: 10}\n";
+    let mut seer = Seer::start(&data, Some(cfg));
+    let start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 - 600_000_000_000;
+    let post = |req: &ExportTraceServiceRequest| {
+        let r = http(seer.http, "POST", "/v1/traces", &[("Content-Type", "application/x-protobuf")], &req.encode_to_vec()).unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+    };
+    // Head sampling: 20,000 `logging` traces at 1 %, 1,000 `payment` traces at 100 %.
+    let mut logging = Vec::new();
+    for k in 0..20u64 {
+        let (req, ids) = sampled_batch("logging", k * 1000, 1000, 0, start);
+        post(&req);
+        logging.extend(ids);
+    }
+    let (req, payment) = sampled_batch("payment", 1_000_000, 1000, 0, start);
+    post(&req);
+    // Tail sampling at retention time: 10,000 `orders` traces, every 20th with an error.
+    let mut orders = Vec::new();
+    for k in 0..10u64 {
+        let (req, ids) = sampled_batch("orders", 2_000_000 + k * 1000, 1000, 20, start);
+        post(&req);
+        orders.extend(ids);
+    }
+    let (kept, _) = stored(seer.http, &logging);
+    // Binomial(20000, 0.01): mean 200, sigma 14.07; accept 4 sigma.
+    assert!((200 - 57..=200 + 57).contains(&kept), "head sampling kept {kept} of 20000 logging traces (want 200 ± 57)");
+    assert_eq!(stored(seer.http, &payment).0, 1000, "payment is kept at 100 %");
+    eprintln!("head sampling: logging 1 %: {kept} of 20000 traces kept (200 ± 57); payment 100 %: 1000 of 1000");
+    // Before the long-term filter every orders trace is there.
+    assert_eq!(stored(seer.http, &orders).0, 10_000);
+    // SIGTERM writes the head as a block and appends the span metrics; after the restart the
+    // block is older than `tail_sampling_after` and the filter rewrites it.
+    seer.stop();
+    let seer = Seer::start(&data, Some(cfg));
+    let errors = orders.iter().filter(|(_, e)| *e).count();
+    assert_eq!(errors, 500);
+    let filtered = wait_until(Duration::from_secs(30), || stored(seer.http, &orders[..200]).0 < 200);
+    assert!(filtered, "the long-term filter did not run");
+    let (kept, errors_kept) = stored(seer.http, &orders);
+    // Every error trace kept; Binomial(9500, 0.10) of the rest: mean 950, sigma 29.2; 4 sigma.
+    assert_eq!(errors_kept, 500, "every error trace is kept");
+    let rest = kept - errors_kept;
+    assert!((950 - 117..=950 + 117).contains(&rest), "tail sampling kept {rest} of 9500 other traces (want 950 ± 117)");
+    eprintln!("tail sampling at retention time: {errors_kept} of 500 error traces kept, {rest} of 9500 others (950 ± 117)");
+    // Span metrics in the metrics store, queryable with PromQL: the stored spans, by service.
+    let calls = promql(seer.http, r#"sum(traces_spanmetrics_calls_total{service="payment"})"#);
+    assert_eq!(calls, 1000.0);
+    let errs = promql(seer.http, r#"sum(traces_spanmetrics_calls_total{service="orders",status_code="STATUS_CODE_ERROR"})"#);
+    assert_eq!(errs, 500.0);
+    let dropped = promql(seer.http, r#"sum(seer_sampling_spans_total{decision="dropped",reason="head"})"#);
+    assert!(dropped >= 19_000.0, "{dropped}");
+    eprintln!("span metrics: payment calls {calls}, orders error calls {errs}; sampling counters: {dropped} spans dropped by head sampling");
+}
