@@ -66,7 +66,14 @@ fn trace_spans(r: &mut Rng, tid: &[u8; 16], start_ns: u64, out: &mut [Vec<Span>;
             kv("network.protocol.version", s("1.1")),
         ]
     };
-    let mk = |span_id: Vec<u8>, parent: Vec<u8>, name: String, kind: i32, st: u64, dur: u64, attrs: Vec<KeyValue>, err: bool| Span {
+    let mk = |span_id: Vec<u8>,
+              parent: Vec<u8>,
+              name: String,
+              kind: i32,
+              st: u64,
+              dur: u64,
+              attrs: Vec<KeyValue>,
+              err: bool| Span {
         trace_id: tid.to_vec(),
         span_id,
         parent_span_id: parent,
@@ -79,12 +86,16 @@ fn trace_spans(r: &mut Rng, tid: &[u8; 16], start_ns: u64, out: &mut [Vec<Span>;
         flags: 0x101,
         ..Default::default()
     };
-    let mut root_span = mk(root.clone(), vec![], format!("GET {route}"), 2, start_ns, total, http_attrs("GET", status_code), error);
+    let mut root_span =
+        mk(root.clone(), vec![], format!("GET {route}"), 2, start_ns, total, http_attrs("GET", status_code), error);
     if error {
         root_span.events.push(span::Event {
             time_unix_nano: start_ns + total - 1000,
             name: "exception".into(),
-            attributes: vec![kv("exception.type", s("UpstreamError")), kv("exception.message", s("payment returned 500"))],
+            attributes: vec![
+                kv("exception.type", s("UpstreamError")),
+                kv("exception.message", s("payment returned 500")),
+            ],
             dropped_attributes_count: 0,
         });
     }
@@ -94,9 +105,27 @@ fn trace_spans(r: &mut Rng, tid: &[u8; 16], start_ns: u64, out: &mut [Vec<Span>;
         let cst = start_ns + part * (i as u64 - 1) / 2 + 100_000;
         let client = id();
         let err = error && *svc == "payment";
-        out[0].push(mk(client.clone(), root.clone(), format!("POST /{svc}"), 3, cst, part, http_attrs("POST", if err { 500 } else { 200 }), err));
+        out[0].push(mk(
+            client.clone(),
+            root.clone(),
+            format!("POST /{svc}"),
+            3,
+            cst,
+            part,
+            http_attrs("POST", if err { 500 } else { 200 }),
+            err,
+        ));
         let server = id();
-        out[i].push(mk(server.clone(), client, format!("{svc}.handle"), 2, cst + 50_000, part - 100_000, http_attrs("POST", if err { 500 } else { 200 }), err));
+        out[i].push(mk(
+            server.clone(),
+            client,
+            format!("{svc}.handle"),
+            2,
+            cst + 50_000,
+            part - 100_000,
+            http_attrs("POST", if err { 500 } else { 200 }),
+            err,
+        ));
         let mut db = mk(
             id(),
             server,
@@ -136,7 +165,11 @@ fn request(spans: [Vec<Span>; 4], pod: usize) -> ExportTraceServiceRequest {
                     dropped_attributes_count: 0,
                 }),
                 scope_spans: vec![ScopeSpans {
-                    scope: Some(InstrumentationScope { name: "opentelemetry.instrumentation.flask".into(), version: "0.48b0".into(), ..Default::default() }),
+                    scope: Some(InstrumentationScope {
+                        name: "opentelemetry.instrumentation.flask".into(),
+                        version: "0.48b0".into(),
+                        ..Default::default()
+                    }),
                     spans: list,
                     schema_url: String::new(),
                 }],
@@ -221,7 +254,7 @@ pub fn run(args: &[String]) -> Result<()> {
             let mut tid = [0u8; 16];
             tid[..8].copy_from_slice(&r.next().to_be_bytes());
             tid[8..].copy_from_slice(&r.next().to_be_bytes());
-            if n % 500 == 0 {
+            if n.is_multiple_of(500) {
                 sample_ids.push(tid);
             }
             // Traces spread evenly over the hour, in time order as they would arrive.
@@ -270,7 +303,8 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     for id in &sample_ids {
         let t = Instant::now();
-        let (st, b) = conn.request("GET", &format!("/api/traces/{}", hex(id)), &[("Accept", "application/protobuf")], b"")?;
+        let (st, b) =
+            conn.request("GET", &format!("/api/traces/{}", hex(id)), &[("Accept", "application/protobuf")], b"")?;
         lat.push(t.elapsed().as_secs_f64() * 1000.0);
         if st != 200 || b.is_empty() {
             bail!("trace {} not found: {st}", hex(id));
@@ -355,7 +389,10 @@ pub fn run(args: &[String]) -> Result<()> {
         replay.as_secs_f64(),
     );
     for (q, n, secs) in &searches {
-        text.push_str(&format!("| TraceQL `{}` over the hour, limit 20 | {secs:.3} s ({n} traces) | |\n", q.replace('|', "\\|")));
+        text.push_str(&format!(
+            "| TraceQL `{}` over the hour, limit 20 | {secs:.3} s ({n} traces) | |\n",
+            q.replace('|', "\\|")
+        ));
     }
     println!("{text}");
     let results = Path::new("bench/RESULTS.md");

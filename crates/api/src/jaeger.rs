@@ -326,7 +326,7 @@ pub(crate) fn find_traces(db: &seer_tracestore::TraceDb, q: &JaegerQuery) -> Res
         out.len() < q.limit
     })
     .map_err(|e| e.to_string())?;
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|x| std::cmp::Reverse(x.0));
     Ok(out.into_iter().map(|(_, id, s)| (id, s)).collect())
 }
 

@@ -683,7 +683,7 @@ pub(crate) async fn search(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery
             return Ok(Err(e));
         }
         // Most recent first, as Tempo.
-        hits.sort_by(|a, b| b.0.cmp(&a.0));
+        hits.sort_by_key(|x| std::cmp::Reverse(x.0));
         Ok(Ok((hits.into_iter().map(|(_, v)| v).collect::<Vec<_>>(), inspected)))
     })
     .await;

@@ -705,7 +705,13 @@ fn kill_9_while_spans_stream_in_loses_no_acknowledged_span() {
 
 /// `n` traces of one span of `service`, trace ids from a seeded generator (random in their
 /// rightmost 7 bytes, as SDKs make them); every `error_every`-th trace has an error status.
-fn sampled_batch(service: &str, first: u64, n: u64, error_every: u64, start_ns: u64) -> (ExportTraceServiceRequest, Vec<(String, bool)>) {
+fn sampled_batch(
+    service: &str,
+    first: u64,
+    n: u64,
+    error_every: u64,
+    start_ns: u64,
+) -> (ExportTraceServiceRequest, Vec<(String, bool)>) {
     use seer_ingest::proto::otlp::resource::Resource;
     use seer_ingest::proto::otlp::trace::{ScopeSpans, Span, Status};
     let mut ids = Vec::new();
@@ -735,7 +741,10 @@ fn sampled_batch(service: &str, first: u64, n: u64, error_every: u64, start_ns: 
     let req = ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
-                attributes: vec![KeyValue { key: "service.name".into(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(service.into())) }) }],
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(AnyValue { value: Some(any_value::Value::StringValue(service.into())) }),
+                }],
                 dropped_attributes_count: 0,
             }),
             scope_spans: vec![ScopeSpans { scope: None, spans, schema_url: String::new() }],
@@ -768,9 +777,12 @@ fn sampling_policies_and_span_metrics_counted_end_to_end() {
     let data = tmp.path().join("d");
     let cfg = "traces:\n  ingestion_rate_mb: 0\n  tail_sampling_after: 1s\n  sampling:\n    head:\n      services: {logging: 1, payment: 100}\n    tail:\n      enabled: true\n      policies:\n        - {type: error}\n        - {type: probabilistic, percent: 10}\n";
     let mut seer = Seer::start(&data, Some(cfg));
-    let start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 - 600_000_000_000;
+    let start =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 - 600_000_000_000;
     let post = |req: &ExportTraceServiceRequest| {
-        let r = http(seer.http, "POST", "/v1/traces", &[("Content-Type", "application/x-protobuf")], &req.encode_to_vec()).unwrap();
+        let r =
+            http(seer.http, "POST", "/v1/traces", &[("Content-Type", "application/x-protobuf")], &req.encode_to_vec())
+                .unwrap();
         assert_eq!(r.status, 200, "{}", r.text());
     };
     // Head sampling: 20,000 `logging` traces at 1 %, 1,000 `payment` traces at 100 %.
@@ -809,13 +821,18 @@ fn sampling_policies_and_span_metrics_counted_end_to_end() {
     assert_eq!(errors_kept, 500, "every error trace is kept");
     let rest = kept - errors_kept;
     assert!((950 - 117..=950 + 117).contains(&rest), "tail sampling kept {rest} of 9500 other traces (want 950 ± 117)");
-    eprintln!("tail sampling at retention time: {errors_kept} of 500 error traces kept, {rest} of 9500 others (950 ± 117)");
+    eprintln!(
+        "tail sampling at retention time: {errors_kept} of 500 error traces kept, {rest} of 9500 others (950 ± 117)"
+    );
     // Span metrics in the metrics store, queryable with PromQL: the stored spans, by service.
     let calls = promql(seer.http, r#"sum(traces_spanmetrics_calls_total{service="payment"})"#);
     assert_eq!(calls, 1000.0);
-    let errs = promql(seer.http, r#"sum(traces_spanmetrics_calls_total{service="orders",status_code="STATUS_CODE_ERROR"})"#);
+    let errs =
+        promql(seer.http, r#"sum(traces_spanmetrics_calls_total{service="orders",status_code="STATUS_CODE_ERROR"})"#);
     assert_eq!(errs, 500.0);
     let dropped = promql(seer.http, r#"sum(seer_sampling_spans_total{decision="dropped",reason="head"})"#);
     assert!(dropped >= 19_000.0, "{dropped}");
-    eprintln!("span metrics: payment calls {calls}, orders error calls {errs}; sampling counters: {dropped} spans dropped by head sampling");
+    eprintln!(
+        "span metrics: payment calls {calls}, orders error calls {errs}; sampling counters: {dropped} spans dropped by head sampling"
+    );
 }

@@ -383,7 +383,7 @@ impl Block {
         let (table_offset, traces, rest_offset, rest_len) = (word(0), word(1), word(2), word(3));
         let meta =
             BlockMeta { mint: word(4), maxt: word(5), traces, spans: word(6), wal_next: word(7), long_term: word(8) };
-        let table_len = traces.checked_mul(ENTRY_LEN as u64).unwrap_or(u64::MAX);
+        let table_len = traces.saturating_mul(ENTRY_LEN as u64);
         if table_offset < HEADER_LEN
             || table_offset.saturating_add(table_len).saturating_add(4) != rest_offset
             || rest_offset.saturating_add(rest_len).saturating_add(4) != size - FOOTER_LEN

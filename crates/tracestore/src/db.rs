@@ -697,7 +697,7 @@ mod tests {
         let spans: Vec<Span> = (1..=10u8).map(|t| span(t, 1, 0, "s", "op", 1_000 * t as u64, 10)).collect();
         db.push(spans).unwrap();
         db.cut_if_due(true).unwrap();
-        let keep = |s: &[Span]| s[0].trace_id[0] % 2 == 0;
+        let keep = |s: &[Span]| s[0].trace_id[0].is_multiple_of(2);
         let (deleted, dropped) = db.apply_retention(Some(&keep)).unwrap();
         assert_eq!((deleted, dropped), (0, 5));
         assert!(db.trace(&[3; 16]).unwrap().is_none());
