@@ -183,6 +183,7 @@ pub(crate) fn write(
     let mut meta = BlockMeta { mint: i64::MAX, maxt: i64::MIN, entries: 0, wal_next, raw: 0 };
     put_uvarint(&mut index, streams.len() as u64);
     let mut payload = Vec::new();
+    let mut zc = zstd::bulk::Compressor::new(level).map_err(Error::io("zstd context", &tmp))?;
     for (labels, b) in streams {
         debug_assert!(b.is_sorted());
         put_uvarint(&mut index, labels.len() as u64);
@@ -209,7 +210,7 @@ pub(crate) fn write(
         for r in cuts {
             payload.clear();
             encode_chunk(b, r.clone(), &mut payload);
-            let z = zstd::bulk::compress(&payload, level).map_err(Error::io("compress", &tmp))?;
+            let z = zc.compress(&payload).map_err(Error::io("compress", &tmp))?;
             w.write_all(&z).map_err(Error::io("write", &tmp))?;
             w.write_all(&crc32(&z).to_be_bytes()).map_err(Error::io("write", &tmp))?;
             let (mint, maxt) = (b.ts[r.start], b.ts[r.end - 1]);

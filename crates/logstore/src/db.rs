@@ -43,7 +43,7 @@ impl Default for Options {
             max_streams: 5000,
             head_max_bytes: 128 << 20,
             head_max_age: Duration::from_secs(30 * 60),
-            chunk_bytes: 8 << 20,
+            chunk_bytes: 512 << 10,
             seal_bytes: 256 << 10,
             zstd_level: 8,
             retention_ns: 0,

@@ -15,11 +15,11 @@ const K: usize = 8;
 const W: usize = 16;
 /// Shortest needle the index can rule out.
 pub const MIN_NEEDLE: usize = W + K - 1;
-/// Filter bits per two distinct fingerprints (2 bits each: about 40 % false positives per
-/// fingerprint; a needle brings several, all of which must hit). Sized on the log bench: at
-/// 2.5 bits the filters were 5 % of the store and a trace-id needle read under 2 % of the
-/// chunks, more selective than the 10x target needs, while the store missed its size target.
-const BITS_PER_TWO_ITEMS: usize = 4;
+/// Filter bits per two distinct fingerprints (2.5 bits each: about 30 % false positives per
+/// fingerprint; a needle brings several, all of which must hit). Sized on the log bench: the
+/// filters are about 5 % of the store; at 2 bits (4 %) a trace-id needle read up to 15 % of
+/// the chunks, too many for the 10x target.
+const BITS_PER_TWO_ITEMS: usize = 5;
 /// Probes per fingerprint.
 const PROBES: u64 = 2;
 

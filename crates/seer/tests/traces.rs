@@ -832,7 +832,32 @@ fn sampling_policies_and_span_metrics_counted_end_to_end() {
     assert_eq!(errs, 500.0);
     let dropped = promql(seer.http, r#"sum(seer_sampling_spans_total{decision="dropped",reason="head"})"#);
     assert!(dropped >= 19_000.0, "{dropped}");
+    // Exemplars lead from the latency histogram to stored traces.
+    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let ex = get(
+        seer.http,
+        &format!(
+            "/api/v1/query_exemplars?query={}&start={}&end={}",
+            enc(r#"traces_spanmetrics_latency_bucket{service="payment"}"#),
+            now_s - 3600,
+            now_s + 60
+        ),
+    )
+    .json();
+    let trace_ids: Vec<String> = ex["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["exemplars"].as_array().unwrap().iter())
+        .filter_map(|e| e["labels"]["trace_id"].as_str().map(String::from))
+        .collect();
+    assert!(!trace_ids.is_empty(), "no exemplars: {ex}");
+    for id in &trace_ids {
+        assert_eq!(get(seer.http, &format!("/api/traces/{id}")).status, 200, "exemplar trace {id} is stored");
+    }
     eprintln!(
-        "span metrics: payment calls {calls}, orders error calls {errs}; sampling counters: {dropped} spans dropped by head sampling"
+        "span metrics: payment calls {calls}, orders error calls {errs}; {} exemplar trace ids, all stored; \
+         sampling counters: {dropped} spans dropped by head sampling",
+        trace_ids.len()
     );
 }
