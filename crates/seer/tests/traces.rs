@@ -775,7 +775,7 @@ fn promql(addr: std::net::SocketAddr, q: &str) -> f64 {
 fn sampling_policies_and_span_metrics_counted_end_to_end() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("d");
-    let cfg = "traces:\n  ingestion_rate_mb: 0\n  tail_sampling_after: 1s\n  sampling:\n    head:\n      services: {logging: 1, payment: 100}\n    tail:\n      enabled: true\n      policies:\n        - {type: error}\n        - {type: probabilistic, percent: 10}\n";
+    let cfg = "traces:\n  ingestion_rate_mb: 0\n  tail_sampling_after: 1s\n  sampling:\n    head:\n      services: {logging: 1, payment: 100}\n    tail:\n      enabled: true\n      policies:\n        - {type: error}\n        - {type: probabilistic, percent: 10, service: orders}\n        - {type: always, service: payment}\n";
     let mut seer = Seer::start(&data, Some(cfg));
     let start =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 - 600_000_000_000;
@@ -794,7 +794,8 @@ fn sampling_policies_and_span_metrics_counted_end_to_end() {
     }
     let (req, payment) = sampled_batch("payment", 1_000_000, 1000, 0, start);
     post(&req);
-    // Tail sampling at retention time: 10,000 `orders` traces, every 20th with an error.
+    // Tail sampling at retention time: 10,000 `orders` traces, every 20th with an error; the
+    // policy keeps errors, 10 % of `orders` and all of `payment` for the long window.
     let mut orders = Vec::new();
     for k in 0..10u64 {
         let (req, ids) = sampled_batch("orders", 2_000_000 + k * 1000, 1000, 20, start);
@@ -832,7 +833,7 @@ fn sampling_policies_and_span_metrics_counted_end_to_end() {
     assert_eq!(errs, 500.0);
     let dropped = promql(seer.http, r#"sum(seer_sampling_spans_total{decision="dropped",reason="head"})"#);
     assert!(dropped >= 19_000.0, "{dropped}");
-    // Exemplars lead from the latency histogram to stored traces.
+    // Exemplars lead from the latency histogram to stored traces (payment traces are all kept).
     let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let ex = get(
         seer.http,
