@@ -8,7 +8,7 @@
 //! matching 1 % of lines, and `sum by (job) (rate({format="json"} | json | status >= 500 [5m]))`.
 
 use crate::http::{Conn, arg, enc, free_port, get};
-use crate::proc::{cpu_seconds, dir_bytes, spawn, wait_ready};
+use crate::proc::{Rng, children_cpu, cpu_seconds, dir_bytes, seer_args, spawn, wait_ready};
 use anyhow::{Context, Result, bail};
 use prost::Message;
 use seer_ingest::proto::logproto;
@@ -17,21 +17,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// A small deterministic generator (xorshift).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 const SERVICES: &[&str] =
     &["checkout", "payment", "cart", "search", "auth", "gateway", "inventory", "shipping", "email", "recommend"];
@@ -156,20 +141,6 @@ fn timed_sh(cmd: &str) -> Result<(String, f64)> {
     Ok((String::from_utf8_lossy(&out.stdout).trim().to_string(), el))
 }
 
-fn seer_args(cfg: &Path, data: &Path, http: SocketAddr, grpc: u16) -> Vec<String> {
-    vec![
-        "serve".into(),
-        "--config".into(),
-        cfg.display().to_string(),
-        "--data-dir".into(),
-        data.display().to_string(),
-        "--http-listen".into(),
-        http.to_string(),
-        "--grpc-listen".into(),
-        format!("127.0.0.1:{grpc}"),
-    ]
-}
-
 /// Runs `query_range` `rounds` times; returns the median seconds and the last body.
 fn time_query(addr: SocketAddr, q: &str, start: i64, end: i64, extra: &str, rounds: usize) -> Result<(f64, Vec<u8>)> {
     let path = format!("/loki/api/v1/query_range?query={}&start={start}&end={end}{extra}", enc(q));
@@ -186,17 +157,6 @@ fn time_query(addr: SocketAddr, q: &str, start: i64, end: i64, extra: &str, roun
     }
     times.sort_by(|a, b| a.total_cmp(b));
     Ok((times[times.len() / 2], body))
-}
-
-/// CPU seconds (user + system) of the children this process has waited for.
-fn children_cpu() -> f64 {
-    // SAFETY: getrusage writes only into the zeroed struct passed to it.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) } != 0 {
-        return 0.0;
-    }
-    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
-    t(ru.ru_utime) + t(ru.ru_stime)
 }
 
 /// Runs the benchmark and appends the results to `bench/RESULTS.md`.

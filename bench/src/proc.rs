@@ -82,3 +82,44 @@ pub fn kill9(c: &mut Child) {
     let _ = c.kill();
     let _ = c.wait();
 }
+
+/// A small deterministic generator (xorshift) for the generated workloads.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// CPU seconds (user + system) of the children this process has waited for.
+pub fn children_cpu() -> f64 {
+    // SAFETY: getrusage writes only into the zeroed struct passed to it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) } != 0 {
+        return 0.0;
+    }
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(ru.ru_utime) + t(ru.ru_stime)
+}
+
+/// Arguments of `seer serve` with a config file, data directory and listen addresses.
+pub fn seer_args(cfg: &Path, data: &Path, http: std::net::SocketAddr, grpc: u16) -> Vec<String> {
+    vec![
+        "serve".into(),
+        "--config".into(),
+        cfg.display().to_string(),
+        "--data-dir".into(),
+        data.display().to_string(),
+        "--http-listen".into(),
+        http.to_string(),
+        "--grpc-listen".into(),
+        format!("127.0.0.1:{grpc}"),
+    ]
+}

@@ -7,7 +7,7 @@
 //! (after a restart, so every trace is read from blocks), and TraceQL searches over the hour.
 
 use crate::http::{Conn, arg, enc, free_port};
-use crate::proc::{cpu_seconds, dir_bytes, spawn, wait_ready};
+use crate::proc::{Rng, children_cpu, cpu_seconds, dir_bytes, seer_args, spawn, wait_ready};
 use anyhow::{Context, Result, bail};
 use prost::Message;
 use seer_ingest::proto::otlp::common::{AnyValue, InstrumentationScope, KeyValue, any_value};
@@ -17,20 +17,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn kv(k: &str, v: any_value::Value) -> KeyValue {
     KeyValue { key: k.into(), value: Some(AnyValue { value: Some(v) }) }
@@ -183,33 +169,6 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn children_cpu() -> f64 {
-    // SAFETY: getrusage writes only into the zeroed struct passed to it.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) } != 0 {
-        return 0.0;
-    }
-    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
-    t(ru.ru_utime) + t(ru.ru_stime)
-}
-
-fn seer_args(data: &Path, http: SocketAddr, grpc: u16) -> Vec<String> {
-    let cfg = data.with_extension("yml");
-    // The bench measures throughput: no per-tenant rate limit.
-    let _ = std::fs::write(&cfg, "traces:\n  ingestion_rate_mb: 0\n");
-    vec![
-        "serve".into(),
-        "--config".into(),
-        cfg.display().to_string(),
-        "--data-dir".into(),
-        data.display().to_string(),
-        "--http-listen".into(),
-        http.to_string(),
-        "--grpc-listen".into(),
-        format!("127.0.0.1:{grpc}"),
-    ]
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -226,9 +185,12 @@ pub fn run(args: &[String]) -> Result<()> {
     std::fs::create_dir_all(&out)?;
     let out = out.canonicalize()?;
     let data = out.join("seer-data");
+    // The bench measures throughput: no per-tenant rate limit.
+    let cfg = out.join("seer.yml");
+    std::fs::write(&cfg, "traces:\n  ingestion_rate_mb: 0\n")?;
     let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
     let grpc = free_port();
-    let mut seer = spawn(&seer_bin, &seer_args(&data, http, grpc), &out.join("seer.log"))?;
+    let mut seer = spawn(&seer_bin, &seer_args(&cfg, &data, http, grpc), &out.join("seer.log"))?;
     wait_ready(http, "/-/ready", Duration::from_secs(120)).context("seer did not start")?;
 
     let traces = spans_target / 10;
@@ -293,7 +255,7 @@ pub fn run(args: &[String]) -> Result<()> {
     );
 
     // Restart: every trace now comes from blocks. Trace by id, no time range.
-    let mut seer = spawn(&seer_bin, &seer_args(&data, http, grpc), &out.join("seer2.log"))?;
+    let mut seer = spawn(&seer_bin, &seer_args(&cfg, &data, http, grpc), &out.join("seer2.log"))?;
     let replay = wait_ready(http, "/-/ready", Duration::from_secs(300)).context("seer did not restart")?;
     let mut conn = Conn::new(http);
     let mut lat = Vec::with_capacity(sample_ids.len());

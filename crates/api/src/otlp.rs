@@ -202,6 +202,17 @@ async fn handle_http(s: &Arc<AppState>, headers: &HeaderMap, body: Bytes) -> Res
     }
 }
 
+/// The tenant of a gRPC request, from its `x-scope-orgid` metadata.
+pub(crate) fn grpc_tenant<T>(state: &AppState, req: &tonic::Request<T>) -> Result<TenantId, tonic::Status> {
+    match req.metadata().get("x-scope-orgid").map(|v| v.to_str()) {
+        None => Ok(state.default_tenant.clone()),
+        Some(Ok(t)) => {
+            TenantId::new(t.trim()).map_err(|e| tonic::Status::invalid_argument(format!("invalid X-Scope-OrgID: {e}")))
+        }
+        Some(Err(_)) => Err(tonic::Status::invalid_argument("X-Scope-OrgID is not valid ASCII")),
+    }
+}
+
 /// The OTLP metrics gRPC service.
 #[derive(Clone)]
 pub struct OtlpMetricsGrpc {
@@ -218,12 +229,7 @@ impl OtlpMetricsGrpc {
         state: Arc<AppState>,
         req: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        let tenant = match req.metadata().get("x-scope-orgid").map(|v| v.to_str()) {
-            None => state.default_tenant.clone(),
-            Some(Ok(t)) => TenantId::new(t.trim())
-                .map_err(|e| tonic::Status::invalid_argument(format!("invalid X-Scope-OrgID: {e}")))?,
-            Some(Err(_)) => return Err(tonic::Status::invalid_argument("X-Scope-OrgID is not valid ASCII")),
-        };
+        let tenant = grpc_tenant(&state, &req)?;
         let storage = state.storage().map_err(|_| tonic::Status::unavailable("storage is not ready yet"))?.clone();
         let msg = req.into_inner();
         let now = crate::now_ms();

@@ -118,12 +118,7 @@ impl OtlpLogsGrpc {
         state: Arc<AppState>,
         req: tonic::Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
-        let tenant = match req.metadata().get("x-scope-orgid").map(|v| v.to_str()) {
-            None => state.default_tenant.clone(),
-            Some(Ok(t)) => TenantId::new(t.trim())
-                .map_err(|e| tonic::Status::invalid_argument(format!("invalid X-Scope-OrgID: {e}")))?,
-            Some(Err(_)) => return Err(tonic::Status::invalid_argument("X-Scope-OrgID is not valid ASCII")),
-        };
+        let tenant = crate::otlp::grpc_tenant(&state, &req)?;
         let msg = req.into_inner();
         let st = state.clone();
         let res = tokio::task::spawn_blocking(move || ingest_logs(&st, &tenant, &msg))

@@ -140,12 +140,7 @@ impl OtlpTracesGrpc {
         state: Arc<AppState>,
         req: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let tenant = match req.metadata().get("x-scope-orgid").map(|v| v.to_str()) {
-            None => state.default_tenant.clone(),
-            Some(Ok(t)) => TenantId::new(t.trim())
-                .map_err(|e| tonic::Status::invalid_argument(format!("invalid X-Scope-OrgID: {e}")))?,
-            Some(Err(_)) => return Err(tonic::Status::invalid_argument("X-Scope-OrgID is not valid ASCII")),
-        };
+        let tenant = crate::otlp::grpc_tenant(&state, &req)?;
         let msg = req.into_inner();
         let wire = msg.encoded_len();
         let st = state.clone();

@@ -277,14 +277,11 @@ fn filter_range(spans: Option<Vec<Span>>, p: &[(String, String)]) -> Result<Opti
     }))
 }
 
-pub(crate) async fn trace_v1(
-    State(s): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let p = params(&q);
-    let spans = match find_trace(&s, &headers, &id).await.and_then(|t| filter_range(t, &p)) {
+/// The trace as Tempo's v1 (`{"batches": ..}`, `tempopb.Trace`) or v2 (`{"trace": ..}`,
+/// `TraceByIDResponse`) answer.
+async fn trace_by_id(s: &AppState, id: &str, q: &Option<String>, headers: &HeaderMap, v2: bool) -> Response {
+    let p = params(q);
+    let spans = match find_trace(s, headers, id).await.and_then(|t| filter_range(t, &p)) {
         Ok(t) => t,
         Err(r) => return r,
     };
@@ -292,11 +289,23 @@ pub(crate) async fn trace_v1(
         return (StatusCode::NOT_FOUND, format!("trace not found: {id}")).into_response();
     };
     let batches = seer_ingest::otlp_traces::to_resource_spans(&spans);
-    if wants_protobuf(&headers) {
-        return ([(header::CONTENT_TYPE, "application/protobuf")], TempoTrace { batches }.encode_to_vec())
-            .into_response();
+    if wants_protobuf(headers) {
+        let trace = TempoTrace { batches };
+        let body = if v2 { TraceByIdResponse { trace: Some(trace) }.encode_to_vec() } else { trace.encode_to_vec() };
+        return ([(header::CONTENT_TYPE, "application/protobuf")], body).into_response();
     }
-    axum::Json(json!({"batches": resource_spans_json(&batches, false)})).into_response()
+    let batches = resource_spans_json(&batches, false);
+    let body = if v2 { json!({"trace": {"resourceSpans": batches}}) } else { json!({"batches": batches}) };
+    axum::Json(body).into_response()
+}
+
+pub(crate) async fn trace_v1(
+    State(s): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    trace_by_id(&s, &id, &q, &headers, false).await
 }
 
 pub(crate) async fn trace_v2(
@@ -305,20 +314,7 @@ pub(crate) async fn trace_v2(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let p = params(&q);
-    let spans = match find_trace(&s, &headers, &id).await.and_then(|t| filter_range(t, &p)) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let Some(spans) = spans else {
-        return (StatusCode::NOT_FOUND, format!("trace not found: {id}")).into_response();
-    };
-    let batches = seer_ingest::otlp_traces::to_resource_spans(&spans);
-    if wants_protobuf(&headers) {
-        let msg = TraceByIdResponse { trace: Some(TempoTrace { batches }) };
-        return ([(header::CONTENT_TYPE, "application/protobuf")], msg.encode_to_vec()).into_response();
-    }
-    axum::Json(json!({"trace": {"resourceSpans": resource_spans_json(&batches, false)}})).into_response()
+    trace_by_id(&s, &id, &q, &headers, true).await
 }
 
 pub(crate) async fn echo() -> &'static str {

@@ -303,15 +303,6 @@ fn acknowledged_lines_survive_kill_9() {
     );
 }
 
-/// The Python packages of the OpenTelemetry SDK, installed by `scripts/test` into
-/// `target/pydeps` (or wherever `SEER_PYDEPS` points).
-fn pydeps() -> std::path::PathBuf {
-    match std::env::var_os("SEER_PYDEPS") {
-        Some(p) => p.into(),
-        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pydeps"),
-    }
-}
-
 fn run_sdk(mode: &str, endpoint: &str, service: &str) -> String {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/otel_logs.py");
     let out = std::process::Command::new("python3")

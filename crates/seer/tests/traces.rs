@@ -40,13 +40,6 @@ struct Norm {
     status_message: String,
 }
 
-fn pydeps() -> std::path::PathBuf {
-    match std::env::var_os("SEER_PYDEPS") {
-        Some(p) => p.into(),
-        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pydeps"),
-    }
-}
-
 fn run_sdk(mode: &str, endpoint: &str, suffix: &str) -> Value {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/otel_traces.py");
     let out = std::process::Command::new("python3")

@@ -322,3 +322,12 @@ pub fn series_set(addr: SocketAddr, matcher: &str) -> std::collections::BTreeSet
         .collect()
 }
 pub mod openapi;
+
+/// The Python packages of the OpenTelemetry SDK, installed by `scripts/test` into
+/// `target/pydeps` (or wherever `SEER_PYDEPS` points).
+pub fn pydeps() -> PathBuf {
+    match std::env::var_os("SEER_PYDEPS") {
+        Some(p) => p.into(),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pydeps"),
+    }
+}
