@@ -318,7 +318,17 @@ pub(crate) fn span_matches(q: &JaegerQuery, s: &Span) -> bool {
 /// Runs a search; returns the matching traces, most recent first.
 pub(crate) fn find_traces(db: &seer_tracestore::TraceDb, q: &JaegerQuery) -> Result<Vec<(TraceId, Vec<Span>)>, String> {
     let mut out: Vec<(u64, TraceId, Vec<Span>)> = Vec::new();
-    db.scan(q.start_min_ns, q.start_max_ns.saturating_add(q.duration_max_ns.unwrap_or(u64::MAX / 2)), &mut |t| {
+    // Pages without the service (or the operation) are not read; tags may sit on events,
+    // links or scopes, which the page filters do not hold.
+    let mut required = vec![vec![seer_tracestore::SearchKey::Resource {
+        key: "service.name".into(),
+        value: AttrValue::Str(q.service.clone()),
+    }]];
+    if let Some(op) = &q.operation {
+        required.push(vec![seer_tracestore::SearchKey::Name(op.clone())]);
+    }
+    let end = q.start_max_ns.saturating_add(q.duration_max_ns.unwrap_or(u64::MAX / 2));
+    db.search(q.start_min_ns, end, &required, &mut |t| {
         if t.spans.iter().any(|s| span_matches(q, s)) {
             let start = t.spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
             out.push((start, t.id, t.spans));

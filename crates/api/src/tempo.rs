@@ -15,7 +15,7 @@ use seer_encoding::base64_encode;
 use seer_ingest::proto::otlp::common::{AnyValue, KeyValue, any_value};
 use seer_ingest::proto::otlp::trace::ResourceSpans;
 use seer_model::trace::{AttrValue, Span, TraceId, find_attr, hex_id, parse_trace_id};
-use seer_tracestore::{TagScope, TraceDb};
+use seer_tracestore::{SearchKey, TagScope, TraceDb};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -563,6 +563,72 @@ fn plain_set(idx: impl Iterator<Item = usize>) -> seer_traceql::SpanSet {
     }
 }
 
+/// What a matching trace must hold, for the store's page filters: the equality conditions of
+/// the TraceQL query and the `tags=` pairs.
+fn required_keys(sp: &SearchParams) -> Vec<Vec<SearchKey>> {
+    use seer_traceql::ast::{AttrScope, BinaryOp, Expr, Intrinsic};
+    let mut out = Vec::new();
+    if let Some(q) = &sp.query {
+        for c in seer_traceql::conditions(q) {
+            if c.op != BinaryOp::Eq {
+                continue;
+            }
+            let value = match &c.value {
+                seer_traceql::Static::Str(s) => AttrValue::Str(s.clone()),
+                seer_traceql::Static::Int(i) => AttrValue::Int(*i),
+                seer_traceql::Static::Bool(b) => AttrValue::Bool(*b),
+                _ => continue,
+            };
+            let alts = match &c.field {
+                Expr::Attribute(a) if a.scope == AttrScope::Span => {
+                    vec![SearchKey::Span { key: a.name.clone(), value }]
+                }
+                Expr::Attribute(a) if a.scope == AttrScope::Resource => {
+                    vec![SearchKey::Resource { key: a.name.clone(), value }]
+                }
+                Expr::Attribute(a) if a.scope == AttrScope::Unscoped => vec![
+                    SearchKey::Span { key: a.name.clone(), value: value.clone() },
+                    SearchKey::Resource { key: a.name.clone(), value },
+                ],
+                Expr::Intrinsic(Intrinsic::Name) => match value {
+                    AttrValue::Str(n) => vec![SearchKey::Name(n)],
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            out.push(alts);
+        }
+    }
+    for (k, v) in &sp.tags {
+        let alts = match k.as_str() {
+            "service.name" => vec![SearchKey::Resource { key: k.clone(), value: AttrValue::Str(v.clone()) }],
+            "name" => vec![SearchKey::Name(v.clone())],
+            // Legacy tags also match intrinsics (`status`, `error`): no pruning for those.
+            "status" | "status.code" | "error" => continue,
+            _ => {
+                let mut values = vec![AttrValue::Str(v.clone())];
+                if let Ok(i) = v.parse::<i64>() {
+                    values.push(AttrValue::Int(i));
+                }
+                if let Ok(b) = v.parse::<bool>() {
+                    values.push(AttrValue::Bool(b));
+                }
+                values
+                    .into_iter()
+                    .flat_map(|value| {
+                        [
+                            SearchKey::Span { key: k.clone(), value: value.clone() },
+                            SearchKey::Resource { key: k.clone(), value },
+                        ]
+                    })
+                    .collect()
+            }
+        };
+        out.push(alts);
+    }
+    out
+}
+
 /// A search request, parsed.
 struct SearchParams {
     query: Option<seer_traceql::Query>,
@@ -638,7 +704,8 @@ pub(crate) async fn search(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery
         let mut hits = Vec::new();
         let mut inspected = 0u64;
         let mut err = None;
-        db.scan(sp.start_ns, sp.end_ns, &mut |t| {
+        let required = required_keys(&sp);
+        db.search(sp.start_ns, sp.end_ns, &required, &mut |t| {
             inspected += 1;
             let sum = summarize(&t.spans);
             if sp.min_ns.is_some_and(|m| sum.duration_ns < m) || sp.max_ns.is_some_and(|m| sum.duration_ns > m) {

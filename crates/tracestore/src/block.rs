@@ -3,6 +3,7 @@
 
 use crate::codec;
 use crate::error::Error;
+use crate::filter;
 use seer_encoding::{ByteReader, DecodeError, crc32, put_uvarint};
 use seer_model::trace::{AttrValue, Span, TraceId};
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"SEERTRCB";
 const FOOTER_MAGIC: &[u8; 4] = b"STRE";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 const HEADER_LEN: u64 = 16;
 const FOOTER_LEN: u64 = 11 * 8 + 8;
 /// Bytes of one trace-table entry.
@@ -151,11 +152,13 @@ pub struct BlockMeta {
     pub long_term: u64,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct PageRef {
     offset: u64,
     len: u32,
     raw: u32,
+    /// The page's value filter (`filter.rs`); empty in version 1 blocks.
+    filter: Vec<u64>,
 }
 
 /// An open block: its page table and tag dictionary in memory, traces read on demand.
@@ -247,6 +250,7 @@ pub fn write(
         long_term: long_term as u64,
     };
     let mut page = Vec::with_capacity(page_bytes + (64 << 10));
+    let mut page_items: Vec<u64> = Vec::new();
     for t in traces {
         let start = page.len();
         codec::encode_fragment(&mut page, &t.spans);
@@ -264,12 +268,13 @@ pub fn write(
         meta.maxt = meta.maxt.max(e.end_ns);
         meta.spans += t.spans.len() as u64;
         dict.add(&t.spans);
+        filter::span_hashes(&t.spans, &mut page_items);
         if page.len() >= page_bytes {
-            flush_page(&mut page, &mut w, &mut offset, &mut pages, level, &tmp)?;
+            flush_page(&mut page, std::mem::take(&mut page_items), &mut w, &mut offset, &mut pages, level, &tmp)?;
         }
     }
     if !page.is_empty() {
-        flush_page(&mut page, &mut w, &mut offset, &mut pages, level, &tmp)?;
+        flush_page(&mut page, std::mem::take(&mut page_items), &mut w, &mut offset, &mut pages, level, &tmp)?;
     }
     if traces.is_empty() {
         meta.mint = 0;
@@ -284,6 +289,10 @@ pub fn write(
         put_uvarint(&mut rest, p.offset);
         put_uvarint(&mut rest, p.len as u64);
         put_uvarint(&mut rest, p.raw as u64);
+        put_uvarint(&mut rest, p.filter.len() as u64);
+        for w in &p.filter {
+            rest.extend_from_slice(&w.to_le_bytes());
+        }
     }
     put_uvarint(&mut rest, dict.tags.len() as u64);
     for ((scope, key), values) in &dict.tags {
@@ -333,6 +342,7 @@ pub fn write(
 
 fn flush_page(
     page: &mut Vec<u8>,
+    items: Vec<u64>,
     w: &mut std::io::BufWriter<File>,
     offset: &mut u64,
     pages: &mut Vec<PageRef>,
@@ -342,7 +352,7 @@ fn flush_page(
     let z = zstd::bulk::compress(page, level).map_err(Error::io("compress", tmp))?;
     w.write_all(&z).map_err(Error::io("write", tmp))?;
     w.write_all(&crc32(&z).to_be_bytes()).map_err(Error::io("write", tmp))?;
-    pages.push(PageRef { offset: *offset, len: z.len() as u32, raw: page.len() as u32 });
+    pages.push(PageRef { offset: *offset, len: z.len() as u32, raw: page.len() as u32, filter: filter::build(items) });
     *offset += z.len() as u64 + 4;
     page.clear();
     Ok(())
@@ -370,7 +380,7 @@ impl Block {
         }
         let mut header = [0u8; HEADER_LEN as usize];
         file.read_exact_at(&mut header, 0).map_err(Error::io("read", path))?;
-        if &header[..8] != MAGIC || header[8] != VERSION {
+        if &header[..8] != MAGIC || !(1..=VERSION).contains(&header[8]) {
             return Err(corrupt("header", "bad magic or unsupported version".into()));
         }
         let mut footer = [0u8; FOOTER_LEN as usize];
@@ -402,7 +412,8 @@ impl Block {
         if crc32(r).to_be_bytes() != c {
             return Err(corrupt("page table", "checksum mismatch".into()));
         }
-        let (pages, dict) = decode_rest(r, table_offset).map_err(|e| corrupt("page table", e.to_string()))?;
+        let (pages, dict) =
+            decode_rest(r, table_offset, header[8]).map_err(|e| corrupt("page table", e.to_string()))?;
         Ok(Block { path: path.to_path_buf(), file, meta, table_offset, pages, dict })
     }
 
@@ -459,13 +470,19 @@ impl Block {
         codec::decode_fragment(&mut ByteReader::new(b), &e.id, out).map_err(|x| corrupt(x.to_string()))
     }
 
+    /// Whether page `page` may hold a span meeting every condition (hashed conditions, each a
+    /// list of alternatives).
+    pub(crate) fn page_may_match(&self, page: u32, required: &[Vec<u64>]) -> bool {
+        self.pages.get(page as usize).is_none_or(|p| filter::page_may_match(&p.filter, required))
+    }
+
     /// Size of the file.
     pub fn size(&self) -> u64 {
         self.file.metadata().map(|m| m.len()).unwrap_or(0)
     }
 }
 
-fn decode_rest(buf: &[u8], limit: u64) -> Result<(Vec<PageRef>, Dictionary), DecodeError> {
+fn decode_rest(buf: &[u8], limit: u64, version: u8) -> Result<(Vec<PageRef>, Dictionary), DecodeError> {
     let mut r = ByteReader::new(buf);
     let n = r.len_prefix(buf.len())?;
     let mut pages = Vec::with_capacity(n);
@@ -476,7 +493,15 @@ fn decode_rest(buf: &[u8], limit: u64) -> Result<(Vec<PageRef>, Dictionary), Dec
         if offset < HEADER_LEN || offset.saturating_add(len).saturating_add(4) > limit || raw > MAX_PAGE_RAW as u64 {
             return Err(DecodeError::Invalid(format!("page at {offset} of {len} bytes is outside the pages")));
         }
-        pages.push(PageRef { offset, len: len as u32, raw: raw as u32 });
+        let mut filter = Vec::new();
+        if version >= 2 {
+            let words = r.len_prefix(r.remaining() / 8)?;
+            filter.reserve(words);
+            for _ in 0..words {
+                filter.push(u64::from_le_bytes(r.bytes(8)?.try_into().unwrap_or([0; 8])));
+            }
+        }
+        pages.push(PageRef { offset, len: len as u32, raw: raw as u32, filter });
     }
     let n = r.len_prefix(buf.len())?;
     let mut tags = Tags::new();

@@ -3,6 +3,7 @@
 use crate::block::{self, Block, BlockMeta, Dictionary, TraceEntry, TraceToWrite};
 use crate::codec;
 use crate::error::Error;
+use crate::filter::{self, SearchKey};
 use seer_encoding::{ByteReader, DecodeError, put_uvarint};
 use seer_model::trace::{Span, TraceId};
 use std::collections::{HashMap, HashSet};
@@ -374,6 +375,20 @@ impl TraceDb {
     /// Visits every trace with a span in `[start_ns, end_ns]` (newest data first), each once
     /// and complete (parts in other blocks are merged in). `visit` returns false to stop.
     pub fn scan(&self, start_ns: u64, end_ns: u64, visit: &mut dyn FnMut(FoundTrace) -> bool) -> Result<(), Error> {
+        self.search(start_ns, end_ns, &[], visit)
+    }
+
+    /// Like [`TraceDb::scan`], but block pages whose value filter rules out one of the
+    /// `required` conditions (each a list of alternatives, e.g. a span or a resource
+    /// attribute) are not read. Traces visited may still not match: callers evaluate.
+    pub fn search(
+        &self,
+        start_ns: u64,
+        end_ns: u64,
+        required: &[Vec<SearchKey>],
+        visit: &mut dyn FnMut(FoundTrace) -> bool,
+    ) -> Result<(), Error> {
+        let required = filter::required_hashes(required);
         let overlaps = |s: u64, e: u64| e >= start_ns && s <= end_ns;
         let mut seen: HashSet<TraceId> = HashSet::new();
         // The head first: newest data.
@@ -404,8 +419,15 @@ impl TraceDb {
         }
         let mut dctx = zstd::bulk::Decompressor::new().map_err(Error::io("zstd context", &self.dir))?;
         for b in blocks {
-            let mut entries: Vec<TraceEntry> =
-                b.entries()?.into_iter().filter(|e| overlaps(e.start_ns, e.end_ns) && !seen.contains(&e.id)).collect();
+            let mut entries: Vec<TraceEntry> = b
+                .entries()?
+                .into_iter()
+                .filter(|e| {
+                    overlaps(e.start_ns, e.end_ns)
+                        && !seen.contains(&e.id)
+                        && (required.is_empty() || b.page_may_match(e.page, &required))
+                })
+                .collect();
             entries.sort_by_key(|e| (e.page, e.offset));
             let mut page_no = u32::MAX;
             let mut page = Vec::new();
@@ -686,6 +708,26 @@ mod tests {
         .unwrap();
         ids.sort();
         assert_eq!(ids, [5, 6]);
+        // Value filters (blocks only; the head is always read): a condition no page holds
+        // reads nothing; one that holds finds all.
+        db.cut_if_due(true).unwrap();
+        let count = |req: &[Vec<SearchKey>]| {
+            let mut n = 0;
+            db.search(0, u64::MAX, req, &mut |_| {
+                n += 1;
+                true
+            })
+            .unwrap();
+            n
+        };
+        let svc = |v: &str| SearchKey::Resource {
+            key: "service.name".into(),
+            value: seer_model::trace::AttrValue::Str(v.into()),
+        };
+        assert_eq!(count(&[vec![svc("nowhere")]]), 0);
+        assert_eq!(count(&[vec![svc("front")]]), 20);
+        let code = SearchKey::Span { key: "http.status_code".into(), value: seer_model::trace::AttrValue::Int(200) };
+        assert_eq!(count(&[vec![code], vec![SearchKey::Name("query".into())]]), 20);
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -22,10 +22,12 @@ mod block;
 mod codec;
 mod db;
 mod error;
+mod filter;
 mod storage;
 
 pub use block::{BlockMeta, Dictionary, Operations, TagScope, TagValue, Tags};
 pub use codec::{decode_fragment, dedup_spans, encode_fragment};
 pub use db::{FoundTrace, Options, PushOutcome, Stats, TraceDb, group_by_trace};
 pub use error::Error;
+pub use filter::SearchKey;
 pub use storage::TraceStorage;
