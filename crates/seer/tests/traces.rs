@@ -385,7 +385,7 @@ fn opentelemetry_python_sdk_three_service_trace_over_grpc_and_http() {
         pydeps().display()
     );
     let tmp = tempfile::tempdir().unwrap();
-    let seer = Seer::start(&tmp.path().join("d"), None);
+    let mut seer = Seer::start(&tmp.path().join("d"), None);
     for (mode, endpoint, suffix) in
         [("grpc", seer.grpc.to_string(), "-g"), ("http", format!("http://{}/v1/traces", seer.http), "-h")]
     {
@@ -469,6 +469,25 @@ fn opentelemetry_python_sdk_three_service_trace_over_grpc_and_http() {
     assert_eq!(v2["scopes"][0]["name"], "span");
     assert_eq!(get(seer.http, "/api/echo").text(), "echo");
     assert_eq!(get(seer.http, "/api/status/buildinfo").status, 200);
+    // Span metrics and the service graph of these traces, in the metrics store (appended every
+    // 15 s and at shutdown), queryable with PromQL.
+    seer.stop();
+    let seer = Seer::start(&tmp.path().join("d"), None);
+    for suffix in ["-g", "-h"] {
+        let q =
+            format!(r#"sum(traces_service_graph_request_total{{client="checkout{suffix}",server="payment{suffix}"}})"#);
+        let v = get(seer.http, &format!("/api/v1/query?query={}", enc(&q))).json();
+        assert_eq!(v["data"]["result"][0]["value"][1], "1", "{q}: {v}");
+        let q = format!(
+            r#"sum(traces_service_graph_request_failed_total{{client="checkout{suffix}",server="payment{suffix}"}})"#
+        );
+        let v = get(seer.http, &format!("/api/v1/query?query={}", enc(&q))).json();
+        assert_eq!(v["data"]["result"][0]["value"][1], "1", "{q}: {v}");
+        let q = format!(r#"sum by (span_kind) (traces_spanmetrics_calls_total{{service="frontend{suffix}"}})"#);
+        let v = get(seer.http, &format!("/api/v1/query?query={}", enc(&q))).json();
+        assert_eq!(v["data"]["result"].as_array().map_or(0, |a| a.len()), 2, "{q}: {v}");
+    }
+    eprintln!("service graph: checkout -> payment 1 request, 1 failed, per transport; span metrics by kind");
 }
 
 fn fixtures_dir() -> std::path::PathBuf {
