@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let mut seg = b"SEERWAL\x01".to_vec();
     seg.extend_from_slice(split);
     let _ = std::fs::write(dir.join("wal").join("00000000"), &seg);
-    let mut blk = b"SEERLOGB\x01\0\0\0\0\0\0\0".to_vec();
+    let mut blk = b"SEERLOGB\x03\0\0\0\0\0\0\0".to_vec();
     blk.extend_from_slice(rest);
     let _ = std::fs::write(dir.join("blocks").join("00000001-0.lblk"), &blk);
     if let Ok(db) = seer_logstore::LogDb::open(&dir, seer_logstore::Options::default()) {
