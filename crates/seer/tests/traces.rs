@@ -619,6 +619,47 @@ fn otlp_trace_errors_and_partial_success() {
     assert_eq!(get(seer.http, "/jaeger/api/traces").status, 400);
 }
 
+#[test]
+fn tenants_are_isolated_and_rate_limited() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 1 MiB/s with a 1 MiB burst.
+    let seer =
+        Seer::start(&tmp.path().join("d"), Some("traces:\n  ingestion_rate_mb: 1\n  ingestion_burst_size_mb: 1\n"));
+    let body = span_batch(7, 5).encode_to_vec();
+    let post = |tenant: &str, body: &[u8]| {
+        http(
+            seer.http,
+            "POST",
+            "/v1/traces",
+            &[("Content-Type", "application/x-protobuf"), ("X-Scope-OrgID", tenant)],
+            body,
+        )
+        .unwrap()
+    };
+    assert_eq!(post("team-a", &body).status, 200);
+    let id = trace_id_of(7);
+    let read = |tenant: &str, path: &str| http(seer.http, "GET", path, &[("X-Scope-OrgID", tenant)], b"").unwrap();
+    assert_eq!(read("team-a", &format!("/api/traces/{id}")).status, 200);
+    assert_eq!(read("team-b", &format!("/api/traces/{id}")).status, 404);
+    assert_eq!(get(seer.http, &format!("/api/traces/{id}")).status, 404, "the default tenant sees nothing");
+    let j = read("team-b", "/jaeger/api/services").json();
+    assert_eq!(j["data"], json!([]), "{j}");
+    let j = read("team-a", "/jaeger/api/services").json();
+    assert_eq!(j["data"], json!(["crash"]), "{j}");
+    // Over the rate: 429 with the reason; other tenants are not affected.
+    let big = span_batch(8, 15_000).encode_to_vec();
+    assert!(big.len() > 1 << 20, "{}", big.len());
+    let r = post("team-a", &big);
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.text().contains("traces.ingestion_rate_mb"), "{}", r.text());
+    assert_eq!(
+        read("team-a", &format!("/api/traces/{}", trace_id_of(8))).status,
+        404,
+        "nothing of a refused request is stored"
+    );
+    assert_eq!(post("team-c", &body).status, 200);
+}
+
 fn span_batch(batch: u64, spans: u64) -> ExportTraceServiceRequest {
     use seer_ingest::proto::otlp::resource::Resource;
     use seer_ingest::proto::otlp::trace::{ScopeSpans, Span};
