@@ -145,6 +145,17 @@ impl Published {
     fn block(&self, seq: u32) -> Option<&Arc<Block>> {
         self.blocks.iter().find(|(s, _)| *s == seq).map(|(_, b)| b)
     }
+    /// Fingerprints found more than once in the index: traces (or colliding ids) with parts
+    /// in several blocks.
+    fn repeated(&self) -> HashSet<u64> {
+        let mut out = HashSet::new();
+        for w in self.index.windows(2) {
+            if w[0].0 == w[1].0 {
+                out.insert(w[0].0);
+            }
+        }
+        out
+    }
     fn hits(&self, id: &TraceId) -> Vec<(Arc<Block>, u32)> {
         let fp = fingerprint(id);
         let start = self.index.partition_point(|(f, _, _)| *f < fp);
@@ -396,12 +407,12 @@ impl TraceDb {
             let w = self.writer.read().unwrap_or_else(|e| e.into_inner());
             w.head.traces.iter().filter(|(_, t)| overlaps(t.start_ns, t.end_ns)).map(|(k, v)| (*k, v.clone())).collect()
         };
-        let (frozen, blocks) = {
+        let (frozen, blocks, repeated) = {
             let p = self.published.read().unwrap_or_else(|e| e.into_inner());
             let mut blocks: Vec<Arc<Block>> =
                 p.blocks.iter().filter(|(_, b)| overlaps(b.meta.mint, b.meta.maxt)).map(|(_, b)| b.clone()).collect();
             blocks.reverse();
-            (p.frozen.clone(), blocks)
+            (p.frozen.clone(), blocks, p.repeated())
         };
         let frozen_list: Vec<(TraceId, HeadTrace)> = frozen
             .as_ref()
@@ -436,10 +447,7 @@ impl TraceDb {
                     continue;
                 }
                 // Parts elsewhere (late spans): read the whole trace through the index.
-                let split = {
-                    let p = self.published.read().unwrap_or_else(|x| x.into_inner());
-                    p.hits(&e.id).len() > 1
-                };
+                let split = repeated.contains(&fingerprint(&e.id));
                 let spans = if split {
                     match self.trace(&e.id)? {
                         Some(s) => s,
