@@ -349,7 +349,7 @@ fn micros(p: &[(String, String)], name: &str) -> Result<Option<u64>, Response> {
     }
 }
 
-fn parse_query(p: &[(String, String)]) -> Result<JaegerQuery, Response> {
+pub(crate) fn parse_query(p: &[(String, String)]) -> Result<JaegerQuery, Response> {
     let bad = |m: String| error(StatusCode::BAD_REQUEST, m);
     let Some(service) = param(p, "service") else {
         return Err(bad("parameter 'service' is required".into()));

@@ -285,6 +285,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// Parses a query string as the Tempo search and the Jaeger search handlers do (for the
+/// fuzz target `trace_params`): every input must give parameters or a 400, never a panic.
+/// Returns whether each parse succeeded.
+pub fn parse_trace_search_params(raw: &str) -> (bool, bool) {
+    let p = tempo::params(&Some(raw.to_string()));
+    (tempo::parse_search(&p).is_ok(), jaeger::parse_query(&p).is_ok())
+}
+
 /// Milliseconds since the epoch, now.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)

@@ -397,8 +397,9 @@ pub(crate) fn logfmt_pairs(s: &str) -> Result<Vec<(String, String)>, String> {
             while i < b.len() {
                 match b[i] {
                     b'\\' if i + 1 < b.len() => {
-                        v.push(b[i + 1] as char);
-                        i += 2;
+                        let ch = s[i + 1..].chars().next().unwrap_or(' ');
+                        v.push(ch);
+                        i += 1 + ch.len_utf8();
                     }
                     b'"' => {
                         closed = true;
@@ -630,7 +631,7 @@ fn required_keys(sp: &SearchParams) -> Vec<Vec<SearchKey>> {
 }
 
 /// A search request, parsed.
-struct SearchParams {
+pub(crate) struct SearchParams {
     query: Option<seer_traceql::Query>,
     tags: Vec<(String, String)>,
     min_ns: Option<u64>,
@@ -641,7 +642,7 @@ struct SearchParams {
     spss: usize,
 }
 
-fn parse_search(p: &[(String, String)]) -> Result<SearchParams, Response> {
+pub(crate) fn parse_search(p: &[(String, String)]) -> Result<SearchParams, Response> {
     let dur = |name: &str| -> Result<Option<u64>, Response> {
         match param(p, name) {
             None => Ok(None),
@@ -904,6 +905,14 @@ mod tests {
             vec![("service.name".into(), "api".into()), ("http.url".into(), "/a b".into()), ("x".into(), "1".into())]
         );
         assert!(logfmt_pairs("novalue").is_err());
+        // Escapes of multi-byte characters, and text after them.
+        assert_eq!(
+            logfmt_pairs("a=\"\\é x\" b=ü").unwrap(),
+            vec![("a".into(), "é x".into()), ("b".into(), "ü".into())]
+        );
+        for junk in ["a=\"\\", "=", "a=\"é", "\\é=\"\\é\"", "a=\"\\\u{10348}\""] {
+            let _ = logfmt_pairs(junk);
+        }
         assert!(logfmt_pairs("a=\"open").is_err());
     }
 }
