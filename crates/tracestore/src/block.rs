@@ -19,7 +19,10 @@ const HEADER_LEN: u64 = 16;
 const FOOTER_LEN: u64 = 11 * 8 + 8;
 /// Bytes of one trace-table entry.
 pub(crate) const ENTRY_LEN: usize = 48;
-const MAX_PAGE_RAW: u32 = 256 << 20;
+/// Largest decompressed page accepted on read (a guard against allocating for a damaged
+/// table). A page holds at least one whole trace; a head cut at 64 MiB plus one request of at
+/// most 256 MiB bounds a trace fragment well below this.
+const MAX_PAGE_RAW: u32 = 1 << 30;
 /// Distinct values kept per tag in a block's tag dictionary.
 pub(crate) const MAX_TAG_VALUES: usize = 1000;
 /// Distinct tags kept in a block's tag dictionary.
