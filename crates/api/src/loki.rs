@@ -142,17 +142,19 @@ async fn handle_push(s: &Arc<AppState>, headers: &HeaderMap, body: Bytes) -> Res
     };
     let streams = push.streams;
     let t2 = tenant.clone();
-    let res = tokio::task::spawn_blocking(move || -> Result<seer_logstore::PushOutcome, String> {
+    let res = tokio::task::spawn_blocking(move || -> Result<seer_logstore::PushOutcome, seer_logstore::Error> {
         if streams.is_empty() {
             return Ok(seer_logstore::PushOutcome::default());
         }
-        let db = logs.get_or_create(&t2).map_err(|e| e.to_string())?;
-        db.push(&streams).map_err(|e| e.to_string())
+        logs.get_or_create(&t2)?.push(&streams)
     })
     .await;
     let out = match res {
         Ok(Ok(o)) => o,
-        Ok(Err(e)) => return text(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Ok(Err(e @ seer_logstore::Error::Overloaded { .. })) => {
+            return text(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+        }
+        Ok(Err(e)) => return text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, format!("push task failed: {e}")),
     };
     let received = lines + push.invalid_entries + refused.entries;

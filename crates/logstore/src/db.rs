@@ -32,6 +32,9 @@ pub struct Options {
     pub zstd_level: i32,
     /// Delete blocks whose newest entry is older than this (0 = keep everything).
     pub retention_ns: i64,
+    /// How long a write waits for room while the head is over twice `head_max_bytes`
+    /// before failing with [`Error::Overloaded`].
+    pub backpressure_wait: Duration,
     /// WAL settings.
     pub wal: seer_wal::Options,
 }
@@ -47,6 +50,7 @@ impl Default for Options {
             seal_bytes: 256 << 10,
             zstd_level: 8,
             retention_ns: 0,
+            backpressure_wait: Duration::from_secs(30),
             wal: seer_wal::Options::default(),
         }
     }
@@ -248,6 +252,7 @@ impl LogDb {
     /// before this returns; entries too far behind their stream and streams over the limit
     /// are refused and reported.
     pub fn push(&self, streams: &[LogStream]) -> Result<PushOutcome, Error> {
+        self.wait_for_room()?;
         let mut out = PushOutcome::default();
         let mut w = self.writer.write().unwrap_or_else(|e| e.into_inner());
         let w = &mut *w;
@@ -519,6 +524,23 @@ impl LogDb {
         out.into_values().collect()
     }
 
+    /// Backpressure: while the head holds more than twice its limit (writes outpace the block
+    /// being written), a push waits, for at most `backpressure_wait`, then fails with [`Error::Overloaded`].
+    fn wait_for_room(&self) -> Result<(), Error> {
+        let limit = self.opts.head_max_bytes.saturating_mul(2);
+        let deadline = Instant::now() + self.opts.backpressure_wait;
+        loop {
+            let bytes = self.writer.read().unwrap_or_else(|e| e.into_inner()).head.bytes;
+            if bytes <= limit {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Overloaded { bytes, limit });
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Cuts the head into a block when it is over its size or age, or always with `force`.
     /// Returns whether a block was written.
     pub fn cut_if_due(&self, force: bool) -> Result<bool, Error> {
@@ -788,6 +810,23 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_700_000_000_500_000_000), "2023-11-14T22:13:20.5Z");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999999999Z");
+    }
+
+    #[test]
+    fn pushes_wait_for_room_then_fail_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = Options { head_max_bytes: 10, backpressure_wait: Duration::from_millis(50), ..Options::default() };
+        let db = LogDb::open(dir.path(), opts).unwrap();
+        let h = 3_600_000_000_000i64;
+        db.push(&[stream(&[("app", "a")], &[(10 * h, "a line longer than twenty bytes")])]).unwrap();
+        // Over twice the limit and nothing cuts: the next push waits, then fails unstored.
+        let e = db.push(&[stream(&[("app", "a")], &[(10 * h + 1, "second")])]).unwrap_err();
+        assert!(matches!(e, Error::Overloaded { .. }), "{e}");
+        assert!(e.to_string().contains("retry later"), "{e}");
+        assert_eq!(all(&db, &[]).len(), 1);
+        db.cut_if_due(true).unwrap();
+        db.push(&[stream(&[("app", "a")], &[(10 * h + 1, "second")])]).unwrap();
+        assert_eq!(all(&db, &[]).len(), 2);
     }
 
     #[test]

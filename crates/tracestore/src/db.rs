@@ -33,6 +33,9 @@ pub struct Options {
     /// Most spans a trace may gather in the head (between two cuts); spans beyond are
     /// refused. 0 = no limit.
     pub max_spans_per_trace: u32,
+    /// How long a write waits for room while the head is over twice `head_max_bytes`
+    /// before failing with [`Error::Overloaded`].
+    pub backpressure_wait: Duration,
     /// WAL settings.
     pub wal: seer_wal::Options,
 }
@@ -56,6 +59,7 @@ impl Default for Options {
             retention_ns: 14 * 24 * 3_600_000_000_000,
             long_term_after_ns: 0,
             max_spans_per_trace: 100_000,
+            backpressure_wait: Duration::from_secs(30),
             wal: seer_wal::Options::default(),
         }
     }
@@ -319,6 +323,7 @@ impl TraceDb {
         if spans.is_empty() {
             return Ok(out);
         }
+        self.wait_for_room()?;
         let mut groups = group_by_trace(spans);
         let mut w = self.writer.write().unwrap_or_else(|e| e.into_inner());
         let max = self.opts.max_spans_per_trace;
@@ -503,6 +508,23 @@ impl TraceDb {
             s.block_bytes += b.size();
         }
         s
+    }
+
+    /// Backpressure: while the head holds more than twice its limit (writes outpace the block
+    /// being written), a push waits, for at most `backpressure_wait`, then fails with [`Error::Overloaded`].
+    fn wait_for_room(&self) -> Result<(), Error> {
+        let limit = self.opts.head_max_bytes.saturating_mul(2);
+        let deadline = Instant::now() + self.opts.backpressure_wait;
+        loop {
+            let bytes = self.writer.read().unwrap_or_else(|e| e.into_inner()).head.bytes;
+            if bytes <= limit {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Overloaded { bytes, limit });
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Cuts the head into a block when it is over its size or age, or always with `force`.
@@ -736,6 +758,24 @@ mod tests {
         assert_eq!(count(&[vec![svc("front")]]), 20);
         let code = SearchKey::Span { key: "http.status_code".into(), value: seer_model::trace::AttrValue::Int(200) };
         assert_eq!(count(&[vec![code], vec![SearchKey::Name("query".into())]]), 20);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn writes_wait_for_room_then_fail_with_a_reason() {
+        let dir = tmp("bp");
+        let opts = Options { head_max_bytes: 100, backpressure_wait: Duration::from_millis(50), ..Options::default() };
+        let db = TraceDb::open(&dir, opts).unwrap();
+        let spans: Vec<Span> = (1..=5u8).map(|t| span(t, 1, 0, "s", "op", 1_000, 10)).collect();
+        db.push(spans.clone()).unwrap();
+        // The head is now over twice its limit and nothing cuts it: the next write waits, then
+        // fails without storing anything.
+        let e = db.push(vec![span(9, 1, 0, "s", "op", 1_000, 10)]).unwrap_err();
+        assert!(e.to_string().contains("retry later"), "{e}");
+        assert!(db.trace(&[9; 16]).unwrap().is_none());
+        // Once a block is cut, writes go through again.
+        db.cut_if_due(true).unwrap();
+        db.push(vec![span(9, 1, 0, "s", "op", 1_000, 10)]).unwrap();
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -18,6 +18,17 @@ pub enum Error {
     /// The WAL failed.
     #[error(transparent)]
     Wal(#[from] seer_wal::Error),
+    /// Writes outpace block writing: the head is over twice its limit and did not shrink in
+    /// time. The write was not stored; the client should retry.
+    #[error(
+        "trace store is behind: its head holds {bytes} bytes, more than {limit}, while blocks are written; retry later"
+    )]
+    Overloaded {
+        /// Bytes in the head.
+        bytes: usize,
+        /// The bound.
+        limit: usize,
+    },
     /// A file is damaged.
     #[error("tracestore: corrupt {what} in {path}: {detail}")]
     Corrupt {
