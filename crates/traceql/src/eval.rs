@@ -91,6 +91,12 @@ impl SpanSet {
 pub enum EvalError {
     #[error("metrics queries cannot be evaluated as a search")]
     MetricsQuery,
+    #[error("not a metrics query")]
+    NotMetricsQuery,
+    #[error("invalid metrics request: {0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    Unsupported(String),
     #[error("query too complex: {0}")]
     TooComplex(String),
 }
@@ -110,12 +116,64 @@ pub fn eval_pipeline(p: &Pipeline, spans: &[Span]) -> Result<Vec<SpanSet>, EvalE
     if spans.is_empty() {
         return Ok(Vec::new());
     }
-    let trace = Trace::new(spans, p);
-    let all = SpanSet {
-        spans: (0..spans.len()).map(|index| MatchedSpan { index, attributes: Vec::new() }).collect(),
-        attributes: Vec::new(),
-    };
-    trace.pipeline(p, vec![all])
+    Trace::new(spans, p).run(p)
+}
+
+/// One trace prepared for the metrics evaluator: the spans the pipeline matches and the
+/// fields (`by()` keys, the measured value, the `compare()` filter) of single spans.
+pub(crate) struct TraceFields<'a> {
+    trace: Trace<'a>,
+}
+
+impl<'a> TraceFields<'a> {
+    /// `extra` is a filter body evaluated with [`TraceFields::matches`] (its regexes are
+    /// compiled once per trace, like the pipeline's).
+    pub(crate) fn new(spans: &'a [Span], p: &'a Pipeline, extra: Option<&'a Expr>) -> TraceFields<'a> {
+        let mut trace = Trace::new(spans, p);
+        if let Some(e) = extra {
+            collect_regexes(e, &mut trace.regexes);
+        }
+        TraceFields { trace }
+    }
+
+    /// The indexes of the spans in any result spanset of the pipeline, ascending, each once.
+    pub(crate) fn matched(&self, p: &'a Pipeline) -> Result<Vec<usize>, EvalError> {
+        if self.trace.spans.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut seen = vec![false; self.trace.spans.len()];
+        for set in self.trace.run(p)? {
+            for m in &set.spans {
+                seen[m.index] = true;
+            }
+        }
+        Ok((0..seen.len()).filter(|&i| seen[i]).collect())
+    }
+
+    /// A field of one span (`nil` when missing).
+    pub(crate) fn value(&self, e: &'a Expr, span: usize) -> Value {
+        self.trace.span_value(e, span).to_value()
+    }
+
+    /// A numeric field of one span: the number and whether it is a duration (nanoseconds).
+    pub(crate) fn number(&self, e: &'a Expr, span: usize) -> Option<(f64, bool)> {
+        match self.trace.span_value(e, span) {
+            V::Int(n) => Some((n as f64, false)),
+            V::Float(x) if x.is_finite() => Some((x, false)),
+            V::Duration(d) => Some((d as f64, true)),
+            _ => None,
+        }
+    }
+
+    /// Whether one span satisfies a filter body (as `{ e }` would).
+    pub(crate) fn matches(&self, e: &'a Expr, span: usize) -> bool {
+        self.trace.span_matches(e, span, uses_events(e), uses_links(e))
+    }
+}
+
+/// An attribute value as a [`Value`] (bytes, maps and empty values are `nil`).
+pub(crate) fn attr_value(v: &AttrValue) -> Value {
+    from_attr(v).to_value()
 }
 
 /// A value during evaluation, borrowing from the query and the spans.
@@ -829,6 +887,15 @@ impl<'a> Trace<'a> {
     }
 
     // ------------------------------------------------------------ pipelines
+
+    /// The pipeline over the whole trace as one spanset.
+    fn run(&self, p: &'a Pipeline) -> Result<Vec<SpanSet>, EvalError> {
+        let all = SpanSet {
+            spans: (0..self.spans.len()).map(|index| MatchedSpan { index, attributes: Vec::new() }).collect(),
+            attributes: Vec::new(),
+        };
+        self.pipeline(p, vec![all])
+    }
 
     fn pipeline(&self, p: &'a Pipeline, mut sets: Vec<SpanSet>) -> Result<Vec<SpanSet>, EvalError> {
         for stage in &p.stages {

@@ -1,13 +1,14 @@
 //! TraceQL for Seer's Tempo-compatible API: the syntax ([`parse`]), the tree ([`ast`]), the
 //! printer (`Display` on [`Query`], re-parses to the same tree), Tempo's semantic checks
-//! ([`validate`]) and the evaluator of search queries over the spans of one trace ([`eval`]).
+//! ([`validate`]), the evaluator of search queries over the spans of one trace ([`eval`]) and
+//! the evaluator of metrics queries over many traces ([`MetricsEvaluator`]).
 //!
-//! Owns: the TraceQL language (search and metrics syntax, hints) and what a search query
-//! means for one trace: which spans match, how they group into spansets, which attributes
-//! `by()`, `select()` and aggregates attach.
-//! Must not: do I/O, know how or where spans are stored, know HTTP, or use async. Metrics
-//! queries are parsed, printed and validated here; computing series is the caller's job
-//! (it can evaluate the spanset half of a metrics query with [`eval_pipeline`]).
+//! Owns: the TraceQL language (search and metrics syntax, hints), what a search query
+//! means for one trace (which spans match, how they group into spansets, which attributes
+//! `by()`, `select()` and aggregates attach) and what a metrics query computes from the
+//! traces it is given (series of per-step values).
+//! Must not: do I/O, know how or where spans are stored, know HTTP, or use async. Finding
+//! the traces of a time range and rendering series are the caller's job.
 //!
 //! Key decisions:
 //! * Precedence is Tempo's: `&&` and `||` bind equally (left to right) and looser than the
@@ -20,6 +21,7 @@ pub mod ast;
 mod conditions;
 mod eval;
 mod lexer;
+mod metrics;
 mod parser;
 mod printer;
 mod validate;
@@ -27,6 +29,7 @@ mod validate;
 pub use ast::{Query, Static};
 pub use conditions::{Condition, conditions};
 pub use eval::{EvalError, MatchedSpan, SpanSet, Value, eval, eval_pipeline};
+pub use metrics::{MAX_EXEMPLARS, MAX_SERIES, MAX_STEPS, MetricsEvaluator, MetricsRequest, MetricsSeries};
 pub use parser::parse;
 pub use printer::format_duration;
 pub use validate::validate;
