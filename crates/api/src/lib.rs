@@ -254,6 +254,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v2/search/tags", get(tempo::tags_v2))
         .route("/api/search/tag/{tag}/values", get(tempo::tag_values_v1))
         .route("/api/v2/search/tag/{tag}/values", get(tempo::tag_values_v2))
+        .route("/api/metrics/query_range", get(tempo::metrics_query_range))
+        .route("/api/metrics/query", get(tempo::metrics_query))
         .route("/api/echo", get(tempo::echo))
         .route("/api/status/buildinfo", get(tempo::buildinfo))
         .route("/jaeger/api/services", get(jaeger::services))

@@ -762,6 +762,157 @@ pub(crate) async fn search(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery
     }
 }
 
+// ---- TraceQL metrics ---------------------------------------------------------------------------
+
+/// A time parameter of the metrics APIs: Unix seconds, or nanoseconds when above 1e12.
+fn time_param(p: &[(String, String)], name: &str) -> Result<Option<u64>, Response> {
+    match param(p, name) {
+        None => Ok(None),
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if n > 1_000_000_000_000 => Ok(Some(n)),
+            Ok(n) => Ok(Some(n.saturating_mul(1_000_000_000))),
+            Err(_) => Err(bad_request(format!("invalid {name}: {v:?} is not Unix seconds or nanoseconds"))),
+        },
+    }
+}
+
+fn prom_labels(labels: &[(String, seer_traceql::Value)]) -> String {
+    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={:?}", v.to_string())).collect();
+    format!("{{{}}}", inner.join(", "))
+}
+
+/// `/api/metrics/query_range` (`instant = false`) and `/api/metrics/query`.
+async fn metrics(s: &AppState, q: &Option<String>, headers: &HeaderMap, instant: bool) -> Response {
+    let p = params(q);
+    let Some(text) = param(&p, "q").or(param(&p, "query")) else {
+        return bad_request("missing parameter q (a TraceQL metrics query)");
+    };
+    let query = match seer_traceql::parse_and_validate(text) {
+        Ok(q) => q,
+        Err(e) => return bad_request(e.to_string()),
+    };
+    if query.metrics.is_none() {
+        return bad_request("not a metrics query: add a metrics function such as | rate() or | count_over_time()");
+    }
+    let now = crate::now_ms() as u64 * 1_000_000;
+    let (start, end) = match (time_param(&p, "start"), time_param(&p, "end")) {
+        (Ok(a), Ok(b)) => (a.unwrap_or(now.saturating_sub(3_600_000_000_000)), b.unwrap_or(now)),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    if end <= start {
+        return bad_request("invalid start and end: end must be after start");
+    }
+    let step = if instant {
+        end - start
+    } else {
+        match param(&p, "step") {
+            None => ((end - start) / 100).max(1_000_000_000),
+            Some(v) => match go_duration_ns(v).or_else(|| v.parse::<f64>().ok().map(|x| (x * 1e9) as u64)) {
+                Some(ns) if ns > 0 => ns,
+                _ => return bad_request(format!("invalid step: {v:?} is not a duration such as 60s")),
+            },
+        }
+    };
+    let req = seer_traceql::MetricsRequest { start_ns: start, end_ns: end, step_ns: step };
+    let mut eval = match seer_traceql::MetricsEvaluator::new(&query, &req) {
+        Ok(e) => e,
+        Err(e) => return bad_request(e.to_string()),
+    };
+    let db = match tenant_db(s, headers) {
+        Ok(db) => db,
+        Err(r) => return r,
+    };
+    let sp = SearchParams {
+        query: Some(query),
+        tags: Vec::new(),
+        min_ns: None,
+        max_ns: None,
+        start_ns: start,
+        end_ns: end,
+        limit: usize::MAX,
+        spss: 0,
+    };
+    let res = blocking(move || {
+        let mut err = None;
+        let mut inspected = 0u64;
+        if let Some(db) = db {
+            let required = required_keys(&sp);
+            db.search(start, end, &required, &mut |t| {
+                inspected += 1;
+                match eval.observe(&t.spans) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        err = Some(e.to_string());
+                        false
+                    }
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        }
+        Ok(match err {
+            Some(e) => Err(e),
+            None => Ok((eval.finish(), inspected)),
+        })
+    })
+    .await;
+    let (series, inspected) = match res {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => return (StatusCode::UNPROCESSABLE_ENTITY, e).into_response(),
+        Err(r) => return r,
+    };
+    let out: Vec<Value> = series
+        .iter()
+        .map(|ser| {
+            let mut m = Map::new();
+            m.insert("labels".into(), attrs_json(&ser.labels));
+            m.insert("promLabels".into(), json!(prom_labels(&ser.labels)));
+            if instant {
+                m.insert("value".into(), float_json(ser.samples.first().map_or(0.0, |x| x.1)));
+            } else {
+                let samples: Vec<Value> = ser
+                    .samples
+                    .iter()
+                    .map(|(t, v)| json!({"timestampMs": (t / 1_000_000).to_string(), "value": float_json(*v)}))
+                    .collect();
+                m.insert("samples".into(), Value::Array(samples));
+                let ex: Vec<Value> = ser
+                    .exemplars
+                    .iter()
+                    .map(|(t, v, id)| {
+                        json!({
+                            "labels": [{"key": "trace:id", "value": {"stringValue": hex_id(id)}}],
+                            "value": float_json(*v),
+                            "timestampMs": (t / 1_000_000).to_string(),
+                        })
+                    })
+                    .collect();
+                if !ex.is_empty() {
+                    m.insert("exemplars".into(), Value::Array(ex));
+                }
+            }
+            Value::Object(m)
+        })
+        .collect();
+    axum::Json(json!({"series": out, "metrics": {"inspectedTraces": inspected, "completedJobs": 1, "totalJobs": 1}}))
+        .into_response()
+}
+
+pub(crate) async fn metrics_query_range(
+    State(s): State<Arc<AppState>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    metrics(&s, &q, &headers, false).await
+}
+
+pub(crate) async fn metrics_query(
+    State(s): State<Arc<AppState>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    metrics(&s, &q, &headers, true).await
+}
+
 // ---- tags --------------------------------------------------------------------------------------
 
 fn scope_name(s: TagScope) -> &'static str {

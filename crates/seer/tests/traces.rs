@@ -923,3 +923,58 @@ fn sampling_policies_and_span_metrics_counted_end_to_end() {
         trace_ids.len()
     );
 }
+
+#[test]
+fn traceql_metrics_over_the_tempo_api() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seer = Seer::start(&tmp.path().join("d"), None);
+    for b in 0..3u64 {
+        let body = span_batch(b, 10).encode_to_vec();
+        let r = http(seer.http, "POST", "/v1/traces", &[("Content-Type", "application/x-protobuf")], &body).unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let range = |q: &str| {
+        let r = get(
+            seer.http,
+            &format!("/api/metrics/query_range?q={}&start={}&end={}&step=60s", enc(q), now - 600, now + 60),
+        );
+        assert_eq!(r.status, 200, "{q}: {}", r.text());
+        r.json()
+    };
+    let total = |v: &Value| -> f64 {
+        v["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["samples"].as_array().unwrap().iter())
+            .map(|x| x["value"].as_f64().unwrap())
+            .sum()
+    };
+    // 3 traces of 10 spans: 30 spans counted, one series per batch with `by`.
+    let v = range(r#"{ resource.service.name = "crash" } | count_over_time()"#);
+    assert_eq!(total(&v), 30.0, "{v}");
+    let v = range(r#"{ resource.service.name = "crash" } | count_over_time() by (span.batch)"#);
+    assert_eq!(v["series"].as_array().unwrap().len(), 3, "{v}");
+    assert_eq!(total(&v), 30.0);
+    let v = range(r#"{ name = "op-0" } | count_over_time()"#);
+    assert_eq!(total(&v), 3.0, "{v}");
+    // Instant form: one value per series over the whole range.
+    let r = get(
+        seer.http,
+        &format!(
+            "/api/metrics/query?q={}&start={}&end={}",
+            enc(r#"{ resource.service.name = "crash" } | count_over_time()"#),
+            now - 600,
+            now + 60
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["series"][0]["value"], json!(30.0), "{}", r.text());
+    // Errors: not a metrics query, a bad step.
+    let r = get(seer.http, &format!("/api/metrics/query_range?q={}", enc("{ true }")));
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = get(seer.http, &format!("/api/metrics/query_range?q={}&step=soon", enc("{ true } | rate()")));
+    assert_eq!(r.status, 400, "{}", r.text());
+    eprintln!("traceql metrics: count_over_time 30 spans, by(span.batch) 3 series, instant 30");
+}
