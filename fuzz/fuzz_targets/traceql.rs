@@ -1,5 +1,6 @@
 //! TraceQL: parse, print and re-parse (the printer must produce the same tree), validate,
-//! then evaluate the query over a tiny fixed trace with events, links and an array attribute.
+//! then evaluate the query over a tiny fixed trace with events, links and an array attribute
+//! (metrics queries with the metrics evaluator).
 #![no_main]
 use std::sync::Arc;
 
@@ -69,4 +70,14 @@ fuzz_target!(|data: &[u8]| {
         span(6, 42, "orphan", SpanKind::Consumer, 500, 600, "queue"),
     ];
     let _ = seer_traceql::eval_pipeline(&q.pipeline, &spans);
+    // Metrics queries: evaluate over a small range of steps (validated queries only, as the
+    // API does).
+    if q.metrics.is_some() && seer_traceql::validate(&q).is_ok() {
+        let req = seer_traceql::MetricsRequest { start_ns: 0, end_ns: 10_000, step_ns: 1_000 };
+        if let Ok(mut m) = seer_traceql::MetricsEvaluator::new(&q, &req) {
+            let _ = m.observe(&spans);
+            let _ = m.observe(&spans[2..]);
+            let _ = m.finish();
+        }
+    }
 });
