@@ -553,6 +553,25 @@ fn trace_hit_json(id: &TraceId, spans: &[Span], spansets: &[seer_traceql::SpanSe
         m.insert("spanSet".into(), first.clone());
     }
     m.insert("spanSets".into(), Value::Array(sets));
+    // Spans and errors per service, as Tempo reports them (Grafana shows them per hit).
+    let mut stats: std::collections::BTreeMap<&str, (u64, u64)> = std::collections::BTreeMap::new();
+    for s in spans {
+        let e = stats.entry(s.resource.service_name()).or_default();
+        e.0 += 1;
+        e.1 += u64::from(s.status == seer_model::trace::StatusCode::Error);
+    }
+    let stats: Map<String, Value> = stats
+        .into_iter()
+        .map(|(svc, (n, errors))| {
+            let mut st = Map::new();
+            st.insert("spanCount".into(), json!(n));
+            if errors > 0 {
+                st.insert("errorCount".into(), json!(errors));
+            }
+            (svc.to_string(), Value::Object(st))
+        })
+        .collect();
+    m.insert("serviceStats".into(), Value::Object(stats));
     Value::Object(m)
 }
 

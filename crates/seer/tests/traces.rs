@@ -418,6 +418,14 @@ fn opentelemetry_python_sdk_three_service_trace_over_grpc_and_http() {
         );
         let q = format!(r#"{{ resource.service.name = "{pay}" && span.payment.method = "card" && status = error }}"#);
         assert!(search_ids(seer.http, &format!("/api/search?q={}", enc(&q))).contains(&id));
+        let hit = get(seer.http, &format!("/api/search?q={}", enc(&q))).json();
+        let hit = hit["traces"].as_array().unwrap().iter().find(|t| t["traceID"] == json!(id)).unwrap().clone();
+        assert_eq!(hit["rootServiceName"], json!(front), "{hit}");
+        assert_eq!(hit["rootTraceName"], "GET /checkout", "{hit}");
+        assert_eq!(hit["serviceStats"][&pay], json!({"spanCount": 1, "errorCount": 1}), "{hit}");
+        assert_eq!(hit["serviceStats"][&front], json!({"spanCount": 2}), "{hit}");
+        assert!(hit["durationMs"].as_u64().unwrap() >= 150, "{hit}");
+        assert_eq!(hit["spanSet"]["matched"], 1, "{hit}");
         let q = format!(r#"{{ resource.service.name = "{front}" }} >> {{ name = "payment.charge" }}"#);
         assert!(search_ids(seer.http, &format!("/api/search?q={}", enc(&q))).contains(&id));
         assert!(
