@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use prost::Message;
 use seer_encoding::base64_encode;
+use seer_ingest::otlp_json::{SPAN_KIND, STATUS_CODE};
 use seer_ingest::proto::otlp::common::{AnyValue, KeyValue, any_value};
 use seer_ingest::proto::otlp::trace::ResourceSpans;
 use seer_model::trace::{AttrValue, Span, TraceId, find_attr, hex_id, parse_trace_id};
@@ -110,31 +111,21 @@ fn put(m: &mut Map<String, Value>, k: &str, v: Value, keep: bool) {
     }
 }
 
-const KINDS: [&str; 6] = [
-    "SPAN_KIND_UNSPECIFIED",
-    "SPAN_KIND_INTERNAL",
-    "SPAN_KIND_SERVER",
-    "SPAN_KIND_CLIENT",
-    "SPAN_KIND_PRODUCER",
-    "SPAN_KIND_CONSUMER",
-];
-const STATUS: [&str; 3] = ["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"];
+/// `attributes` and `droppedAttributesCount`, each left out when empty.
+fn put_attrs(m: &mut Map<String, Value>, attrs: &[KeyValue], dropped: u32) {
+    put(m, "attributes", Value::Array(kvs_json(attrs)), !attrs.is_empty());
+    put(m, "droppedAttributesCount", json!(dropped), dropped > 0);
+}
 
-/// `ResourceSpans` as OTLP JSON, ids base64 (Tempo) or hex (OTLP/JSON spec).
-pub(crate) fn resource_spans_json(batches: &[ResourceSpans], hex_ids: bool) -> Vec<Value> {
-    let id = |b: &[u8]| if hex_ids { hex_id(b) } else { base64_encode(b) };
+/// `ResourceSpans` as OTLP JSON with Tempo's base64 ids.
+pub(crate) fn resource_spans_json(batches: &[ResourceSpans]) -> Vec<Value> {
+    let id = base64_encode;
     let mut out = Vec::with_capacity(batches.len());
     for rs in batches {
         let mut r = Map::new();
         if let Some(res) = &rs.resource {
             let mut m = Map::new();
-            put(&mut m, "attributes", Value::Array(kvs_json(&res.attributes)), !res.attributes.is_empty());
-            put(
-                &mut m,
-                "droppedAttributesCount",
-                json!(res.dropped_attributes_count),
-                res.dropped_attributes_count > 0,
-            );
+            put_attrs(&mut m, &res.attributes, res.dropped_attributes_count);
             r.insert("resource".into(), Value::Object(m));
         }
         let mut scopes = Vec::new();
@@ -144,13 +135,7 @@ pub(crate) fn resource_spans_json(batches: &[ResourceSpans], hex_ids: bool) -> V
                 let mut m = Map::new();
                 put(&mut m, "name", json!(sc.name), !sc.name.is_empty());
                 put(&mut m, "version", json!(sc.version), !sc.version.is_empty());
-                put(&mut m, "attributes", Value::Array(kvs_json(&sc.attributes)), !sc.attributes.is_empty());
-                put(
-                    &mut m,
-                    "droppedAttributesCount",
-                    json!(sc.dropped_attributes_count),
-                    sc.dropped_attributes_count > 0,
-                );
+                put_attrs(&mut m, &sc.attributes, sc.dropped_attributes_count);
                 sm.insert("scope".into(), Value::Object(m));
             }
             let mut spans = Vec::with_capacity(ss.spans.len());
@@ -165,18 +150,12 @@ pub(crate) fn resource_spans_json(batches: &[ResourceSpans], hex_ids: bool) -> V
                 put(
                     &mut m,
                     "kind",
-                    json!(KINDS.get(s.kind as usize).copied().unwrap_or("SPAN_KIND_UNSPECIFIED")),
+                    json!(SPAN_KIND.get(s.kind as usize).copied().unwrap_or("SPAN_KIND_UNSPECIFIED")),
                     s.kind != 0,
                 );
                 m.insert("startTimeUnixNano".into(), json!(s.start_time_unix_nano.to_string()));
                 m.insert("endTimeUnixNano".into(), json!(s.end_time_unix_nano.to_string()));
-                put(&mut m, "attributes", Value::Array(kvs_json(&s.attributes)), !s.attributes.is_empty());
-                put(
-                    &mut m,
-                    "droppedAttributesCount",
-                    json!(s.dropped_attributes_count),
-                    s.dropped_attributes_count > 0,
-                );
+                put_attrs(&mut m, &s.attributes, s.dropped_attributes_count);
                 if !s.events.is_empty() {
                     let ev: Vec<Value> = s
                         .events
@@ -185,13 +164,7 @@ pub(crate) fn resource_spans_json(batches: &[ResourceSpans], hex_ids: bool) -> V
                             let mut em = Map::new();
                             em.insert("timeUnixNano".into(), json!(e.time_unix_nano.to_string()));
                             put(&mut em, "name", json!(e.name), !e.name.is_empty());
-                            put(&mut em, "attributes", Value::Array(kvs_json(&e.attributes)), !e.attributes.is_empty());
-                            put(
-                                &mut em,
-                                "droppedAttributesCount",
-                                json!(e.dropped_attributes_count),
-                                e.dropped_attributes_count > 0,
-                            );
+                            put_attrs(&mut em, &e.attributes, e.dropped_attributes_count);
                             Value::Object(em)
                         })
                         .collect();
@@ -207,13 +180,7 @@ pub(crate) fn resource_spans_json(batches: &[ResourceSpans], hex_ids: bool) -> V
                             lm.insert("traceId".into(), json!(id(&l.trace_id)));
                             lm.insert("spanId".into(), json!(id(&l.span_id)));
                             put(&mut lm, "traceState", json!(l.trace_state), !l.trace_state.is_empty());
-                            put(&mut lm, "attributes", Value::Array(kvs_json(&l.attributes)), !l.attributes.is_empty());
-                            put(
-                                &mut lm,
-                                "droppedAttributesCount",
-                                json!(l.dropped_attributes_count),
-                                l.dropped_attributes_count > 0,
-                            );
+                            put_attrs(&mut lm, &l.attributes, l.dropped_attributes_count);
                             put(&mut lm, "flags", json!(l.flags), l.flags != 0);
                             Value::Object(lm)
                         })
@@ -227,7 +194,7 @@ pub(crate) fn resource_spans_json(batches: &[ResourceSpans], hex_ids: bool) -> V
                     put(
                         &mut st,
                         "code",
-                        json!(STATUS.get(status.code as usize).copied().unwrap_or("STATUS_CODE_UNSET")),
+                        json!(STATUS_CODE.get(status.code as usize).copied().unwrap_or("STATUS_CODE_UNSET")),
                         status.code != 0,
                     );
                 }
@@ -294,7 +261,7 @@ async fn trace_by_id(s: &AppState, id: &str, q: &Option<String>, headers: &Heade
         let body = if v2 { TraceByIdResponse { trace: Some(trace) }.encode_to_vec() } else { trace.encode_to_vec() };
         return ([(header::CONTENT_TYPE, "application/protobuf")], body).into_response();
     }
-    let batches = resource_spans_json(&batches, false);
+    let batches = resource_spans_json(&batches);
     let body = if v2 { json!({"trace": {"resourceSpans": batches}}) } else { json!({"batches": batches}) };
     axum::Json(body).into_response()
 }

@@ -471,7 +471,8 @@ pub fn decode_logs(body: &[u8]) -> R<ExportLogsServiceRequest> {
     Ok(ExportLogsServiceRequest { resource_logs })
 }
 
-const SPAN_KIND: &[&str] = &[
+/// OTLP's span kind names, by number.
+pub const SPAN_KIND: &[&str] = &[
     "SPAN_KIND_UNSPECIFIED",
     "SPAN_KIND_INTERNAL",
     "SPAN_KIND_SERVER",
@@ -479,7 +480,8 @@ const SPAN_KIND: &[&str] = &[
     "SPAN_KIND_PRODUCER",
     "SPAN_KIND_CONSUMER",
 ];
-const STATUS_CODE: &[&str] = &["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"];
+/// OTLP's status code names, by number.
+pub const STATUS_CODE: &[&str] = &["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"];
 
 /// Decodes an OTLP/JSON `ExportTraceServiceRequest`.
 pub fn decode_traces(body: &[u8]) -> R<ExportTraceServiceRequest> {
