@@ -220,10 +220,13 @@ pub struct TraceToWrite {
     pub spans: Vec<Span>,
 }
 
-/// Writes a block of `traces` (sorted by id, unique) into `dir`; returns its path.
+/// Writes a block of `traces` (sorted by id, unique) into `dir`; returns its path. `dict` is
+/// the traces' dictionary when the caller has it already (a head builds its own as spans
+/// arrive); otherwise it is built here.
 pub fn write(
     dir: &Path,
     traces: &[TraceToWrite],
+    dict: Option<Dictionary>,
     wal_next: u64,
     long_term: bool,
     page_bytes: usize,
@@ -243,7 +246,8 @@ pub fn write(
     let mut offset = HEADER_LEN;
     let mut table = Vec::with_capacity(traces.len() * ENTRY_LEN);
     let mut pages = Vec::new();
-    let mut dict = Dictionary::default();
+    let known = dict.is_some();
+    let mut dict = dict.unwrap_or_default();
     let mut meta = BlockMeta {
         mint: u64::MAX,
         maxt: 0,
@@ -270,7 +274,9 @@ pub fn write(
         meta.mint = meta.mint.min(e.start_ns);
         meta.maxt = meta.maxt.max(e.end_ns);
         meta.spans += t.spans.len() as u64;
-        dict.add(&t.spans);
+        if !known {
+            dict.add(&t.spans);
+        }
         filter::span_hashes(&t.spans, &mut page_items);
         if page.len() >= page_bytes {
             flush_page(&mut page, std::mem::take(&mut page_items), &mut w, &mut offset, &mut pages, level, &tmp)?;
@@ -553,7 +559,7 @@ mod tests {
                 ],
             });
         }
-        let p = write(&dir, &traces, 3, false, 1024, 3).unwrap();
+        let p = write(&dir, &traces, None, 3, false, 1024, 3).unwrap();
         let b = Block::open(&p).unwrap();
         assert_eq!(b.meta.traces, 50);
         assert_eq!(b.meta.spans, 100);

@@ -558,9 +558,11 @@ impl TraceDb {
             codec::dedup_spans(&mut spans);
             traces.push(TraceToWrite { id: *id, spans });
         }
+        // The head's dictionary covers exactly these spans: no need to build it again.
         let path = block::write(
             &self.dir.join("blocks"),
             &traces,
+            Some(frozen.1.clone()),
             wal_next,
             false,
             self.opts.page_bytes,
@@ -629,6 +631,7 @@ impl TraceDb {
                 let path = block::write(
                     &self.dir.join("blocks"),
                     &kept,
+                    None,
                     b.meta.wal_next,
                     true,
                     self.opts.page_bytes,
